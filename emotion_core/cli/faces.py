@@ -1,0 +1,105 @@
+"""Face commands: enroll, people, forget, identify, eval faces."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..evaluation import evaluate_faces
+from ..images import load_image
+from ..registry import load_registry, remove_person
+from . import print_json, settings_from
+
+
+def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
+    """Add the face commands to the parser."""
+    enroll = commands.add_parser("enroll", help="enroll a person from one or more photos")
+    enroll.add_argument("name")
+    enroll.add_argument("images", nargs="+", metavar="IMAGE")
+    enroll.add_argument("--force", action="store_true", help="enroll even if the face matches another person")
+    enroll.set_defaults(handler=cmd_enroll)
+
+    people = commands.add_parser("people", help="list enrolled people")
+    people.add_argument("--json", action="store_true")
+    people.set_defaults(handler=cmd_people)
+
+    forget = commands.add_parser("forget", help="remove a person and their emotion records")
+    forget.add_argument("name")
+    forget.set_defaults(handler=cmd_forget)
+
+    identify = commands.add_parser("identify", help="name the faces in images")
+    identify.add_argument("images", nargs="+", metavar="IMAGE")
+    identify.add_argument("--tolerance", type=float, default=None)
+    identify.add_argument("--json", action="store_true")
+    identify.set_defaults(handler=cmd_identify)
+
+    faces = eval_commands.add_parser("faces", help="leave-one-out identification over DIR/<person>/*")
+    faces.add_argument("dir", type=Path)
+    faces.add_argument("--tolerance", type=float, default=None)
+    faces.add_argument("--json", action="store_true")
+    faces.set_defaults(handler=cmd_eval_faces)
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from ..recognition import enroll
+    settings = settings_from(args)
+    added = enroll(settings.faces_path, args.name, args.images, tolerance=settings.tolerance,
+                   force=args.force, min_face=settings.min_enroll_face,
+                   max_pixels=settings.max_image_pixels)
+    print(f"enrolled {args.name.strip()}: {added} encoding(s) added to {settings.faces_path}")
+    return 0
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    people = load_registry(settings.faces_path).people()
+    if args.json:
+        print_json([{"name": name, "encodings": count} for name, count in people.items()])
+    elif not people:
+        print(f"nobody is enrolled ({settings.faces_path})")
+    else:
+        for name, count in people.items():
+            print(f"{name}\t{count}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    remove_person(settings.faces_path, args.name)
+    print(f"forgot {args.name}")
+    return 0
+
+
+def cmd_identify(args: argparse.Namespace) -> int:
+    from ..recognition import Matcher, identify
+    settings = settings_from(args, tolerance=args.tolerance)
+    matcher = Matcher(load_registry(settings.faces_path), settings.tolerance)
+    results = []
+    for path in args.images:
+        rgb = load_image(path, max_pixels=settings.max_image_pixels)
+        faces = identify(rgb, matcher)
+        results.append({"image": path, "faces": [
+            {"name": f.name, "distance": None if f.distance is None else round(f.distance, 4),
+             "box": list(f.box)} for f in faces]})
+    if args.json:
+        print_json(results)
+    else:
+        for result in results:
+            names = ", ".join(f"{f['name']} ({f['distance']:.2f})" if f["distance"] is not None
+                              else f["name"] for f in result["faces"]) or "no face found"
+            print(f"{result['image']}: {names}")
+    return 0
+
+
+def cmd_eval_faces(args: argparse.Namespace) -> int:
+    settings = settings_from(args, tolerance=args.tolerance)
+    report = evaluate_faces(args.dir, settings.tolerance, progress=sys.stderr)
+    if args.json:
+        print_json(report)
+    else:
+        print(f"photos {report['n']}  tolerance {settings.tolerance:.2f}\n"
+              f"accuracy {report['accuracy']:.3f}  unknown {report['unknown_rate']:.3f}  "
+              f"wrong name {report['wrong_rate']:.3f}\n"
+              f"strangers {report['strangers']}  false accepts {report['false_accept_rate']:.3f}")
+    return 0

