@@ -47,7 +47,8 @@ case "${1:-}" in
   test)
     shift
     setup_venv; setup_models; setup_browser
-    "$PY" -m pytest tests "$@"
+    "$PY" -m pytest tests --ignore=tests/e2e "$@"
+    tests/e2e/run "$@"
     ;;
   *) echo "usage: $0 app|test|setup [pytest args]" >&2; exit 2 ;;
 esac

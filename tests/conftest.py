@@ -1,0 +1,34 @@
+"""Shared fixtures: paths to the real material in ../shared/data and temporary stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+FACES = SHARED_DATA / "faces"
+GROUPS = FACES / "_groups"
+EMOTIONS = SHARED_DATA / "emotions"
+HAMILTON = SHARED_DATA / "videos" / "fr__short_hamilton_clip.mp4"
+
+if not FACES.is_dir():
+    raise pytest.UsageError(f"test data not found at {SHARED_DATA}: clone the project beside ../shared")
+
+
+def photos(person: str) -> list[Path]:
+    """The photos of `person` in ../shared/data/faces, sorted."""
+    return sorted(p for p in (FACES / person).iterdir() if p.is_file())
+
+
+@pytest.fixture
+def faces_path(tmp_path: Path) -> Path:
+    """A registry path in a fresh temporary folder (no file yet)."""
+    return tmp_path / "faces.pkl"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A SQLAlchemy URL of a fresh SQLite file."""
+    return f"sqlite:///{tmp_path / 'emotions.db'}"
