@@ -58,7 +58,7 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"
     emotion_model: str = "auto"
     # Measured on ../shared/data/faces: see README "Recognition accuracy".
-    tolerance: float = 0.5
+    tolerance: float = 0.55
     sample_period: float = 0.5
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
     count_unknown: bool = True
