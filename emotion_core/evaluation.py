@@ -1,15 +1,19 @@
-"""Accuracy measurements over labelled folders (faces; emotions are added by the emotion module)."""
+"""Accuracy measurements over labelled folders: face identification and emotion classification."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from .errors import EmotionCoreError
 from .images import load_image
-from .labels import UNKNOWN
+from .labels import LABELS, UNKNOWN, canonical_label
+
+if TYPE_CHECKING:
+    from .emotions import EmotionModel
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -70,3 +74,88 @@ def evaluate_faces(root: Path, tolerance: float, progress: TextIO | None = None)
     n = len(photos)
     return {"n": n, "accuracy": right / n, "unknown_rate": unknown / n, "wrong_rate": wrong / n,
             "strangers": strangers, "false_accept_rate": false_accepts / strangers if strangers else 0.0}
+
+
+NO_FACE = "no face"
+"""Prediction recorded in the emotion confusion matrix for an image where no face was found."""
+
+
+def _emotion_label(name: str, origin: str) -> str:
+    label = canonical_label(name)
+    if label is None:
+        raise EmotionCoreError(f"{origin}: {name!r} is not an emotion label "
+                               f"(expected one of {', '.join(LABELS)} or a synonym)")
+    return label
+
+
+def emotion_images(source: Path) -> list[tuple[Path, str]]:
+    """(image, canonical label) pairs from a folder-per-class tree, a folder of files whose
+    suffix is the label (`subject01.happy`), or a CSV file of `path,label` rows."""
+    source = Path(source)
+    if source.is_file():
+        return _emotion_csv(source)
+    if not source.is_dir():
+        raise EmotionCoreError(f"{source}: no such directory or CSV file")
+    if any(p.is_dir() and not p.name.startswith("_") for p in source.iterdir()):
+        return [(path, _emotion_label(folder, str(path.parent))) for path, folder in labelled_images(source)]
+    pairs = [(path, _emotion_label(path.suffix[1:], str(path)))
+             for path in sorted(source.iterdir())
+             if path.is_file() and not path.name.startswith(".") and path.suffix.lower() not in IMAGE_SUFFIXES
+             and canonical_label(path.suffix[1:]) is not None]
+    if not pairs:
+        raise EmotionCoreError(f"{source}: no class sub-folders and no files named <name>.<emotion>")
+    return pairs
+
+
+def _emotion_csv(path: Path) -> list[tuple[Path, str]]:
+    try:
+        rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EmotionCoreError(f"{path}: cannot read CSV ({exc})") from None
+    rows = [row for row in rows if row and any(cell.strip() for cell in row)]
+    if rows and rows[0][-1].strip().lower() == "label":
+        rows = rows[1:]
+    pairs = []
+    for number, row in enumerate(rows, 1):
+        if len(row) != 2:
+            raise EmotionCoreError(f"{path}: row {number} is not `path,label`: {','.join(row)!r}")
+        image = Path(row[0].strip())
+        pairs.append((image if image.is_absolute() else path.parent / image,
+                      _emotion_label(row[1], f"{path} row {number}")))
+    if not pairs:
+        raise EmotionCoreError(f"{path}: no rows")
+    return pairs
+
+
+def evaluate_emotions(source: Path, model: "EmotionModel", crop: bool = False,
+                      progress: TextIO | None = None) -> dict:
+    """Accuracy, per-class recall and confusion of `model` over labelled images.
+
+    Without `crop` the largest face dlib finds is classified; an image without a face counts as
+    wrong and is listed under `no_face`.
+    """
+    from .emotions import classify_image
+    pairs = emotion_images(source)
+    truths, predictions, no_face = [], [], []
+    for index, (path, truth) in enumerate(pairs, 1):
+        if progress and (index % 50 == 0 or index == len(pairs)):
+            progress.write(f"\rclassifying {index}/{len(pairs)}")
+        faces = classify_image(model, path, crop=crop, largest_only=True)
+        truths.append(truth)
+        predictions.append(faces[0].emotion if faces else NO_FACE)
+        if not faces:
+            no_face.append(str(path))
+    if progress:
+        progress.write("\n")
+    present = [label for label in LABELS if label in truths]
+    columns = list(LABELS) + ([NO_FACE] if no_face else [])
+    confusion = {truth: {pred: 0 for pred in columns} for truth in present}
+    for truth, prediction in zip(truths, predictions):
+        confusion[truth][prediction] += 1
+    n = len(pairs)
+    return {"n": n,
+            "accuracy": sum(t == p for t, p in zip(truths, predictions)) / n,
+            "per_class": {label: confusion[label][label] / sum(confusion[label].values()) for label in present},
+            "confusion": confusion,
+            "no_face": no_face,
+            "model": model.name}

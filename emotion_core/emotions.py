@@ -1,0 +1,229 @@
+"""Emotion classification of face boxes: the `EmotionModel` interface and its two backends.
+
+Both backends return probabilities over the canonical `labels.LABELS`; a label a model lacks
+(Contempt for faceapi) gets 0. Each `predict` call runs one batched onnxruntime inference.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Protocol, Sequence
+
+import numpy as np
+
+from .errors import ModelUnavailableError, SettingsError
+from .images import ImageSource, load_image
+from .labels import LABELS, canonical_label
+from .models import FETCH_HINT, model_path, open_session
+
+Box = tuple[int, int, int, int]
+"""(top, right, bottom, left), as in `recognition.Box` (not imported: that loads dlib)."""
+
+MODEL_CHOICES = ("auto", "hsemotion", "faceapi")
+
+log = logging.getLogger(__name__)
+
+
+class EmotionModel(Protocol):
+    """A face emotion classifier over the canonical labels."""
+
+    name: str
+
+    def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities over `LABELS` for each face box of an RGB uint8 frame, in one batched
+        inference; shape (len(boxes), len(LABELS)), float32, rows sum to 1."""
+        ...
+
+
+def _label_map(model_labels: Sequence[str]) -> np.ndarray:
+    """Index into LABELS of each of a model's own labels."""
+    indices = []
+    for label in model_labels:
+        canonical = canonical_label(label)
+        if canonical is None:
+            raise ValueError(f"model label {label!r} has no canonical label")
+        indices.append(LABELS.index(canonical))
+    return np.array(indices)
+
+
+def _to_canonical(probabilities: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    scores = np.zeros((len(probabilities), len(LABELS)), dtype=np.float32)
+    scores[:, indices] = probabilities
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
+def crop_box(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """The pixels of `box` clipped to the image; a box entirely outside gives one black pixel."""
+    top, right, bottom, left = (int(round(v)) for v in box)
+    height, width = rgb.shape[:2]
+    top, left = max(top, 0), max(left, 0)
+    bottom, right = min(bottom, height), min(right, width)
+    if bottom <= top or right <= left:
+        return np.zeros((1, 1, 3), dtype=rgb.dtype)
+    return rgb[top:bottom, left:right]
+
+
+def pad_to_square(image: np.ndarray) -> np.ndarray:
+    """Zero-pad the shorter side to a centred square, as face-api's `padToSquare(x, true)`
+    (the larger half of an odd padding goes after the image)."""
+    height, width = image.shape[:2]
+    diff = abs(height - width)
+    if diff == 0:
+        return image
+    after = int(np.floor(diff / 2 + 0.5))  # JavaScript Math.round
+    before = diff - after
+    pad = ((before, after), (0, 0), (0, 0)) if height < width else ((0, 0), (before, after), (0, 0))
+    return np.pad(image, pad)
+
+
+def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize to size x size like TF.js `resizeBilinear(x, size, alignCorners=false,
+    halfPixelCenters=false)`, which face-api uses; float32 result."""
+    height, width = image.shape[:2]
+    ys = np.arange(size) * (height / size)
+    xs = np.arange(size) * (width / size)
+    y0, x0 = ys.astype(np.int64), xs.astype(np.int64)
+    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    dy = (ys - y0).astype(np.float32)[:, None, None]
+    dx = (xs - x0).astype(np.float32)[None, :, None]
+    pixels = image.astype(np.float32)
+    top = pixels[y0][:, x0] * (1 - dx) + pixels[y0][:, x1] * dx
+    bottom = pixels[y1][:, x0] * (1 - dx) + pixels[y1][:, x1] * dx
+    return top * (1 - dy) + bottom * dy
+
+
+class FaceApiModel:
+    """face-api.js's FaceExpressionNet converted to ONNX (7 labels, no Contempt)."""
+
+    name = "faceapi"
+
+    def __init__(self, path: Path) -> None:
+        from .faceapi_convert import FACEAPI_LABELS, INPUT_SIZE
+        self.path = Path(path)
+        self.input_size = INPUT_SIZE
+        self._indices = _label_map(FACEAPI_LABELS)
+        try:
+            self._session = open_session(self.path)
+        except Exception as exc:  # onnxruntime raises several unrelated types for broken files
+            raise ModelUnavailableError(f"{self.path} does not load ({str(exc).splitlines()[0]}); "
+                                        f"fetch it again: {FETCH_HINT['faceapi']}") from None
+        self._input = self._session.get_inputs()[0].name
+
+    def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """The network input for `boxes`: float32 (N, 112, 112, 3) RGB 0..255."""
+        return np.stack([resize_bilinear(pad_to_square(crop_box(rgb, box)), self.input_size)
+                         for box in boxes])
+
+    def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
+        if not len(boxes):
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        probabilities = self._session.run(None, {self._input: self.preprocess(rgb, boxes)})[0]
+        return _to_canonical(probabilities, self._indices)
+
+
+def _hsemotion_recognizer_class():
+    from hsemotion_onnx.facial_emotions import HSEmotionRecognizer
+
+    class LocalRecognizer(HSEmotionRecognizer):
+        """HSEmotionRecognizer on a given ONNX file: its own __init__ would download weights."""
+
+        def __init__(self, path: Path, img_size: int = 224) -> None:  # noqa: D107 (no super: it downloads)
+            self.is_mtl = False
+            self.idx_to_class = {0: "Anger", 1: "Contempt", 2: "Disgust", 3: "Fear", 4: "Happiness",
+                                 5: "Neutral", 6: "Sadness", 7: "Surprise"}
+            self.img_size = img_size
+            self.ort_session = open_session(path)
+
+    return LocalRecognizer
+
+
+class HSEmotionModel:
+    """hsemotion-onnx's `enet_b0_8_best_vgaf` (8 labels), through the library's own preprocessing."""
+
+    name = "hsemotion"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.recognizer = _hsemotion_recognizer_class()(self.path)
+        except Exception as exc:  # onnxruntime raises several unrelated types for broken files
+            raise ModelUnavailableError(f"{self.path} does not load ({str(exc).splitlines()[0]}); "
+                                        f"replace it: {FETCH_HINT['hsemotion']}") from None
+        classes = self.recognizer.idx_to_class
+        self._indices = _label_map([classes[i] for i in range(len(classes))])
+
+    def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
+        if not len(boxes):
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        crops = [crop_box(rgb, box) for box in boxes]
+        _, probabilities = self.recognizer.predict_multi_emotions(crops, logits=False)
+        return _to_canonical(np.asarray(probabilities, dtype=np.float32), self._indices)
+
+
+BACKEND_CLASSES = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel}
+
+
+def load_emotion_model(choice: str = "auto", models_dir: Path | None = None) -> EmotionModel:
+    """The emotion backend `choice` (auto|hsemotion|faceapi) with weights from `models_dir`.
+
+    `auto` takes hsemotion when its weights are present (and load), else faceapi. Raises
+    ModelUnavailableError whose message says how to get the weights.
+    """
+    if choice not in MODEL_CHOICES:
+        raise SettingsError(f"emotion model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
+    if models_dir is None:
+        from .config import load_settings
+        models_dir = load_settings().models_dir
+    names = ("hsemotion", "faceapi") if choice == "auto" else (choice,)
+    failures = []
+    for name in names:
+        path = model_path(name, models_dir)
+        if path is None:
+            continue
+        try:
+            return BACKEND_CLASSES[name](path)
+        except ModelUnavailableError as exc:
+            if choice != "auto":
+                raise
+            log.warning("%s; trying the next emotion model", exc)
+            failures.append(str(exc))
+    if choice == "auto":
+        raise ModelUnavailableError(
+            "no emotion model available" + (f" ({'; '.join(failures)})" if failures else "")
+            + f": run `{FETCH_HINT['faceapi']}`, or for hsemotion {FETCH_HINT['hsemotion']}")
+    how = f"run `{FETCH_HINT['faceapi']}`" if choice == "faceapi" else FETCH_HINT["hsemotion"]
+    raise ModelUnavailableError(f"{choice} emotion model not found in {models_dir}: {how}")
+
+
+@dataclass(frozen=True)
+class FaceEmotion:
+    """One face of an image: its box, the most probable label and all probabilities."""
+
+    box: Box
+    emotion: str
+    scores: Mapping[str, float]
+
+
+def classify_faces(model: EmotionModel, rgb: np.ndarray, boxes: Sequence[Box]) -> list[FaceEmotion]:
+    """The emotion of each face box of an RGB image."""
+    scores = model.predict(rgb, boxes)
+    return [FaceEmotion(tuple(int(v) for v in box), LABELS[int(np.argmax(row))],
+                        dict(zip(LABELS, map(float, row)))) for box, row in zip(boxes, scores)]
+
+
+def classify_image(model: EmotionModel, source: ImageSource, *, crop: bool = False,
+                   largest_only: bool = False, max_pixels: int = 40_000_000) -> list[FaceEmotion]:
+    """The emotion of the faces dlib finds in an image, or of the whole image when `crop`."""
+    rgb = load_image(source, max_pixels=max_pixels)
+    if crop:
+        boxes = [(0, rgb.shape[1], rgb.shape[0], 0)]
+    else:
+        from .recognition import detect_faces
+        boxes = detect_faces(rgb)
+        if largest_only and boxes:
+            boxes = [max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]))]
+    return classify_faces(model, rgb, boxes)
