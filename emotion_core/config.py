@@ -66,6 +66,15 @@ class Settings:
     ice_servers: tuple[Mapping[str, Any], ...] = ()
     # Detection runs on the frame scaled to at most this width (pixels).
     detect_width: int = 320
+    # HOG upsampling of the downscaled frame: 1 finds faces down to about 40 px there.
+    detect_upsample: int = 1
+    # A track unseen for longer than this (seconds) ends.
+    track_grace_s: float = 1.0
+    # Recognitions a new track's identity is voted from, and seconds between re-checks.
+    identity_votes: int = 3
+    identity_recheck_s: float = 2.0
+    # Emotion probabilities are averaged over this many seconds per track.
+    emotion_window_s: float = 1.0
     # Largest image accepted from a user, in pixels (decompression-bomb guard).
     max_image_pixels: int = 40_000_000
     # Smallest face side (pixels, in the original image) accepted at enrollment.
@@ -90,6 +99,8 @@ class Settings:
 
 
 def _in_range(name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool):  # float(True) would quietly be 1.0
+        raise SettingsError(f"{name} must be a number, not {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -16,6 +16,8 @@ ImageSource = Union[str, Path, bytes, BinaryIO]
 
 MIN_IMAGE_SIDE = 32
 DEFAULT_MAX_PIXELS = 40_000_000
+# Decoders offered to user files (JPEG includes MPO); rarer ones (PSD, ICO, EPS...) are left out.
+FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
 
 
 def describe(source: ImageSource) -> str:
@@ -76,7 +78,7 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageError(f"{name}: image too large ({width}x{height} pixels; "
@@ -92,9 +94,9 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS,
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not an image file (unknown or unsupported format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{name}: image too large (decompression bomb guard)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, IndexError, TypeError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: image too large, refused before decoding ({exc})") from None
+    except Exception as exc:  # any decoder failure on user bytes means an unreadable file
         reason = "truncated or corrupt file" if "truncated" in str(exc).lower() else f"corrupt image ({exc})"
         raise ImageError(f"{name}: {reason}") from None
 

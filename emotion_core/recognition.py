@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -12,7 +13,10 @@ import numpy as np
 from .errors import EmotionCoreError, EnrollmentError, ImageError
 from .images import ImageSource, describe, load_image
 from .labels import UNKNOWN
-from .registry import Registry, add_person, load_registry, validate_name
+from .registry import Registry, add_person, validate_name
+
+# People's names are personal data: they are logged at DEBUG level only.
+log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
 """A face box as (top, right, bottom, left) pixel coordinates, face_recognition's order."""
@@ -124,7 +128,9 @@ def identify(rgb: np.ndarray, matcher: Matcher) -> list[FaceMatch]:
     """Detect, encode and match every face in an RGB image."""
     boxes = detect_faces(rgb)
     encodings = encode_faces(rgb, boxes)
-    return [FaceMatch(box, *matcher.match(encoding)) for box, encoding in zip(boxes, encodings)]
+    matches = [FaceMatch(box, *matcher.match(encoding)) for box, encoding in zip(boxes, encodings)]
+    log.debug("identified %s", [match.name for match in matches])
+    return matches
 
 
 def enrollment_encoding(source: ImageSource, min_face: int, max_pixels: int) -> np.ndarray:
@@ -157,15 +163,17 @@ def enroll(path: str | Path, name: str, images: Sequence[ImageSource], *, tolera
     if not images:
         raise EnrollmentError("no images given")
     encodings = np.vstack([enrollment_encoding(image, min_face, max_pixels) for image in images])
-    if not force:
-        registry = load_registry(path)
-        others = registry.without_person(name)
-        matcher = Matcher(others, tolerance)
+
+    def refuse_lookalikes(registry: Registry, name: str, encodings: np.ndarray) -> None:
+        matcher = Matcher(registry.without_person(name), tolerance)
         for source, encoding in zip(images, encodings):
             match, distance = matcher.match(encoding)
             if match != UNKNOWN:
                 raise EnrollmentError(
                     f"{describe(source)}: this face matches the enrolled person {match!r} "
                     f"(distance {distance:.2f}); use force to enroll anyway")
-    add_person(path, name, encodings)
+
+    add_person(path, name, encodings, check=None if force else refuse_lookalikes)
+    log.info("enrolled a person from %d image(s)", len(encodings))
+    log.debug("enrolled %s", name)
     return len(encodings)

@@ -7,6 +7,7 @@ File format (the original design's): a pickled dict ``{"encodings": [ndarray(128
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 import tempfile
@@ -26,6 +27,9 @@ ENCODING_SIZE = 128
 MAX_NAME_LENGTH = 100
 LOCK_TIMEOUT_S = 30.0
 
+# People's names are personal data: they are logged at DEBUG level only.
+log = logging.getLogger(__name__)
+
 # The only globals a registry pickle may name: numpy's array reconstruction helpers.
 _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"), ("numpy", "dtype"),
@@ -35,12 +39,21 @@ _ALLOWED_GLOBALS = {
 }
 
 
+def _latin1_bytes(text: str, encoding: str) -> bytes:
+    """What pickle protocol 2 needs from `_codecs.encode`: array bytes stored as latin-1 text."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise RegistryError("refusing to load: unexpected use of '_codecs.encode' (possibly tampered)")
+    return text.encode("latin1")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that admits only plain containers, strings, numbers and numpy arrays."""
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
         raise RegistryError(f"refusing to load: the file references the global '{module}.{name}'"
                             " (not a plain registry; possibly tampered)")
 
@@ -175,6 +188,7 @@ def save_registry(path: str | Path, registry: Registry) -> None:
         _fsync_dir(path.parent)
     except OSError as exc:
         raise RegistryError(f"{path}: cannot save ({exc.strerror or exc}); the previous version is unchanged") from None
+    log.info("saved %d encoding(s) of %d people to %s", len(registry), len(registry.people()), path)
 
 
 def registry_lock(path: str | Path) -> FileLock:
@@ -194,15 +208,32 @@ def update_registry(path: str | Path, change: Callable[[Registry], Registry]) ->
         raise RegistryError(f"{path}: another process holds the registry lock") from None
 
 
-def add_person(path: str | Path, name: str, encodings: Iterable[np.ndarray]) -> Registry:
-    """Add `encodings` for `name` to the registry at `path`."""
+def add_person(path: str | Path, name: str, encodings: Iterable[np.ndarray],
+               check: Callable[[Registry, str, np.ndarray], None] | None = None) -> Registry:
+    """Add `encodings` for `name` to the registry at `path`.
+
+    `check(registry, name, encodings)` runs under the lock on the current registry and may raise
+    to refuse the addition (nothing is then written).
+    """
     name = validate_name(name)
     matrix = np.asarray(list(encodings), dtype=np.float64)
-    return update_registry(path, lambda registry: registry.with_person(name, matrix))
+    if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] != ENCODING_SIZE \
+            or not np.all(np.isfinite(matrix)):
+        raise EnrollmentError(f"expected one or more {ENCODING_SIZE}-d encodings, got shape {matrix.shape}")
+    log.debug("adding %d encoding(s) for %s", len(matrix), name)
+
+    def change(registry: Registry) -> Registry:
+        if check is not None:
+            check(registry, name, matrix)
+        return registry.with_person(name, matrix)
+    return update_registry(path, change)
 
 
 def remove_person(path: str | Path, name: str) -> Registry:
     """Remove `name` from the registry at `path`; raise `EnrollmentError` if not enrolled."""
+    name = unicodedata.normalize("NFC", name.strip())
+    log.debug("removing %s", name)
+
     def change(registry: Registry) -> Registry:
         if name not in registry.names:
             raise EnrollmentError(f"no enrolled person named {name!r}")

@@ -33,6 +33,11 @@ def print_json(document: Any) -> None:
     sys.stdout.write("\n")
 
 
+def one_line(exc: BaseException) -> str:
+    """The exception's message on a single line (file names or decoder messages may hold newlines)."""
+    return " ".join(str(exc).split())
+
+
 def settings_from(args: argparse.Namespace, **overrides: Any):
     """Settings from the environment plus the global CLI options."""
     return load_settings(faces_path=args.faces, **overrides)
@@ -76,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             format="%(levelname)s %(name)s: %(message)s")
         return int(args.handler(args) or EXIT_OK)
     except EmotionCoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -86,5 +91,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # last resort: one line unless --verbose
         if "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv):
             raise
-        print(f"unexpected error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        print(f"unexpected error: {type(exc).__name__}: {one_line(exc)} (run with -v for details)", file=sys.stderr)
         return EXIT_ERROR
