@@ -1,0 +1,146 @@
+"""Resources the pages share: settings, registry, emotion model, emotion log, per-browser live objects.
+
+Process-wide, read-mostly objects are cached with `st.cache_resource`, keyed by their paths (and the
+registry by its file's mtime, so an enrollment from the Enroll page or the CLI is picked up on the
+next run). Each browser session owns one `FrameAnalyzer` + `LiveSession` in `st.session_state`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from emotion_core.analyzer import FrameAnalyzer
+from emotion_core.config import Settings, load_settings
+from emotion_core.emotions import EmotionModel, load_emotion_model
+from emotion_core.errors import EmotionCoreError, ModelUnavailableError
+from emotion_core.live import LiveSession
+from emotion_core.models import model_status
+from emotion_core.registry import Registry, load_registry
+from emotion_core.store import EmotionLog
+
+LIVE_KEY = "_ec_live"
+PAGE_KEY = "_ec_page"
+FLASH_KEY = "_ec_flash"
+
+
+def settings() -> Settings:
+    """Settings from the environment; a bad value shows an error panel and stops the page."""
+    try:
+        return load_settings()
+    except EmotionCoreError as exc:
+        st.error(f"Configuration error: {exc}")
+        st.stop()
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load_registry(path: str, stamp: tuple[int, int] | None) -> Registry:
+    return load_registry(path)
+
+
+def registry(config: Settings) -> Registry:
+    """The enrolled people, reloaded when `faces.pkl` changes; raises `RegistryError` if unreadable."""
+    return _load_registry(str(config.faces_path), _file_stamp(config.faces_path))
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """The emotion model in use, or why there is none."""
+
+    choice: str
+    model: EmotionModel | None
+    problem: str | None  # what to do to get a model; None when loaded or disabled on purpose
+
+    @property
+    def name(self) -> str | None:
+        return self.model.name if self.model is not None else None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the emotion model…")
+def _load_model(choice: str, models_dir: str, stamp: tuple) -> ModelState:
+    if choice == "none":
+        return ModelState(choice, None, None)
+    try:
+        return ModelState(choice, load_emotion_model(choice, Path(models_dir)), None)
+    except ModelUnavailableError as exc:
+        return ModelState(choice, None, str(exc))
+
+
+def emotion_model(config: Settings) -> ModelState:
+    """The configured emotion model, loaded once; retried when model files appear or change."""
+    stamp = tuple((s.name, s.available, s.size_bytes) for s in model_status(config.models_dir))
+    return _load_model(config.emotion_model, str(config.models_dir), stamp)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _open_log(url: str) -> EmotionLog:
+    return EmotionLog(url)
+
+
+def emotion_log(config: Settings) -> EmotionLog:
+    """The process-wide emotion log; raises `StoreError` when the database cannot be used."""
+    return _open_log(config.db_url)
+
+
+@dataclass
+class LiveParts:
+    """One browser session's analyzer and counting session (the frame callback captures both)."""
+
+    analyzer: FrameAnalyzer
+    session: LiveSession
+    registry: Registry
+    model: EmotionModel | None
+
+
+def live_parts(config: Settings, people: Registry, model: ModelState,
+               log: EmotionLog | None) -> LiveParts:
+    """This browser session's live objects, created on first use and kept up to date."""
+    parts: LiveParts | None = st.session_state.get(LIVE_KEY)
+    if parts is None:
+        parts = LiveParts(FrameAnalyzer(people, model.model, config),
+                          LiveSession(config, log, model_name=model.name), people, model.model)
+        st.session_state[LIVE_KEY] = parts
+    elif parts.model is not model.model:
+        # A model fetched while the app runs: new analyzer (tracks restart), same counts.
+        parts.analyzer = FrameAnalyzer(people, model.model, config)
+        parts.model, parts.registry = model.model, people
+    elif parts.registry is not people:
+        parts.analyzer.set_registry(people)
+        parts.registry = people
+    return parts
+
+
+def current_live_session() -> LiveSession | None:
+    """This browser session's `LiveSession` if the live page has created one."""
+    parts: LiveParts | None = st.session_state.get(LIVE_KEY)
+    return parts.session if parts is not None else None
+
+
+def enter_page(name: str) -> str | None:
+    """Record that page `name` is running in this browser session; return the previous page."""
+    previous = st.session_state.get(PAGE_KEY)
+    st.session_state[PAGE_KEY] = name
+    return previous
+
+
+def flash(kind: str, text: str) -> None:
+    """Queue a message (kind: success, info, warning, error) for `show_flash` on the next run."""
+    st.session_state[FLASH_KEY] = (kind, text)
+
+
+def show_flash() -> None:
+    """Show and forget the queued message, if any."""
+    message = st.session_state.pop(FLASH_KEY, None)
+    if message is not None:
+        kind, text = message
+        getattr(st, kind)(text)
