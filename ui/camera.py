@@ -49,7 +49,9 @@ def make_frame_callback(analyzer: FrameAnalyzer, session: LiveSession) -> FrameC
             failures += 1
             return frame
         out = av.VideoFrame.from_ndarray(drawn, format="bgr24")
-        out.pts, out.time_base = frame.pts, frame.time_base
+        out.pts = frame.pts
+        if frame.time_base is not None:
+            out.time_base = frame.time_base
         return out
 
     return callback

@@ -1,0 +1,62 @@
+"""Fixtures for the Streamlit pages: a temporary registry and database, AppTest runners, real frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import streamlit as st
+import streamlit_webrtc.component
+from streamlit.testing.v1 import AppTest
+
+from apphelpers import PERSON, PERSON_DIR
+from tests.conftest import PROJECT_ROOT, photos
+
+APP_TIMEOUT_S = 180
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, faces_path: Path, db_url: str) -> dict[str, str]:
+    """Point the app at a fresh registry and database, and let AppTest render the camera component.
+
+    AppTest has no real Streamlit runtime, so streamlit-webrtc's session lookup
+    (`get_this_session_info`, which reads `Runtime.instance()._session_mgr`) fails there; it is
+    replaced by "no session", the value it returns outside a live run. The rest of the component
+    and every line of our own code run as in production.
+    """
+    monkeypatch.setenv("EMOTION_FACES", str(faces_path))
+    monkeypatch.setenv("EMOTION_DB_URL", db_url)
+    monkeypatch.delenv("EMOTION_MODEL", raising=False)
+    monkeypatch.delenv("EMOTION_MODELS_DIR", raising=False)
+    monkeypatch.setattr(streamlit_webrtc.component, "get_this_session_info", lambda: None)
+    yield {"faces": str(faces_path), "db": db_url}
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def page(app_env: dict[str, str]) -> Callable[[str], AppTest]:
+    """Run one page (path relative to the project) in a fresh AppTest and return it."""
+    def run(path: str) -> AppTest:
+        return AppTest.from_file(str(PROJECT_ROOT / path), default_timeout=APP_TIMEOUT_S).run()
+    return run
+
+
+@pytest.fixture
+def enrolled(app_env: dict[str, str], faces_path: Path) -> Path:
+    """PERSON enrolled from all photos but the last; returns the held-out photo."""
+    from emotion_core.recognition import enroll
+    pictures = photos(PERSON_DIR)
+    enroll(faces_path, PERSON, pictures[:-1], tolerance=0.55)
+    return pictures[-1]
+
+
+@pytest.fixture(scope="session")
+def faceapi_model():
+    """The real faceapi emotion model from models/ (fetched by ./run.sh setup)."""
+    from emotion_core.emotions import load_emotion_model
+    from emotion_core.errors import ModelUnavailableError
+    try:
+        return load_emotion_model("faceapi", PROJECT_ROOT / "models")
+    except ModelUnavailableError as exc:
+        pytest.skip(f"faceapi model not provisioned: {exc}")
