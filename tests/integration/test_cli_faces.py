@@ -1,0 +1,177 @@
+"""`python -m emotion_core` face commands: exit codes, JSON shapes, one document on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FACES, GROUPS, PROJECT_ROOT, photos
+
+
+def cli(*args: object, faces: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh process; `faces` is passed as --faces."""
+    command = [sys.executable, "-m", "emotion_core"]
+    if faces is not None:
+        command += ["--faces", str(faces)]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_")}
+    environment.update(env or {})
+    return subprocess.run(command + [str(a) for a in args], cwd=PROJECT_ROOT, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_bad_input(done: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Exit 2, nothing on stdout, exactly one stderr line without a traceback."""
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture(scope="module")
+def enrolled(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "faces.pkl"
+    done = cli("enroll", "Barack Obama", *photos("barack_obama")[:2], faces=path)
+    assert done.returncode == 0, done.stderr
+    assert "Barack Obama" in done.stdout
+    assert cli("enroll", "Joe Biden", photos("joe_biden")[0], faces=path).returncode == 0
+    return path
+
+
+def check_identify_document(document: object, images: list[Path]) -> None:
+    assert isinstance(document, list) and [item["image"] for item in document] == [str(p) for p in images]
+    for item in document:
+        assert set(item) == {"image", "faces"}
+        for face in item["faces"]:
+            assert set(face) == {"name", "distance", "box"}
+            assert isinstance(face["name"], str)
+            assert face["distance"] is None or isinstance(face["distance"], float)
+            assert len(face["box"]) == 4 and all(isinstance(v, int) for v in face["box"])
+            top, right, bottom, left = face["box"]
+            assert top < bottom and left < right
+
+
+def test_people_json(enrolled):
+    done = cli("people", "--json", faces=enrolled)
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == [{"name": "Barack Obama", "encodings": 2}, {"name": "Joe Biden", "encodings": 1}]
+
+
+def test_identify_json_is_one_document(enrolled):
+    images = [GROUPS / "fr__two_people.jpg", photos("lionel_messi")[0], photos("barack_obama")[3]]
+    done = cli("identify", "--json", *images, faces=enrolled)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)  # raises on anything but exactly one JSON document
+    check_identify_document(document, images)
+    names = [sorted(f["name"] for f in item["faces"]) for item in document]
+    assert names == [["Barack Obama", "Joe Biden"], ["Unknown"], ["Barack Obama"]]
+    assert document[1]["faces"][0]["distance"] > document[2]["faces"][0]["distance"]
+
+
+def test_identify_text_output(enrolled):
+    done = cli("identify", GROUPS / "fr__two_people.jpg", faces=enrolled)
+    assert done.returncode == 0
+    assert "Barack Obama (0." in done.stdout and "Joe Biden (0." in done.stdout
+
+
+def test_identify_with_no_registry_gives_null_distances(tmp_path):
+    done = cli("identify", "--json", GROUPS / "fr__two_people.jpg", faces=tmp_path / "none.pkl")
+    assert done.returncode == 0
+    faces = json.loads(done.stdout)[0]["faces"]
+    assert [(f["name"], f["distance"]) for f in faces] == [("Unknown", None), ("Unknown", None)]
+    assert not (tmp_path / "none.pkl").exists()  # reading never creates the file
+
+
+def test_faces_path_from_the_environment(enrolled):
+    done = cli("people", "--json", env={"EMOTION_FACES": str(enrolled)})
+    assert [p["name"] for p in json.loads(done.stdout)] == ["Barack Obama", "Joe Biden"]
+
+
+def test_forget(enrolled, tmp_path):
+    copy = tmp_path / "faces.pkl"
+    copy.write_bytes(enrolled.read_bytes())
+    assert cli("forget", "Joe Biden", faces=copy).returncode == 0
+    assert json.loads(cli("people", "--json", faces=copy).stdout) == [{"name": "Barack Obama", "encodings": 2}]
+    assert_bad_input(cli("forget", "Joe Biden", faces=copy), "no enrolled person")
+
+
+def test_unicode_names_end_to_end(tmp_path):
+    path = tmp_path / "faces.pkl"
+    assert cli("enroll", "Zoë Ångström", photos("rose_leslie")[0], faces=path).returncode == 0
+    assert cli("enroll", "李娜", photos("kit_harington")[0], faces=path).returncode == 0
+    people = json.loads(cli("people", "--json", faces=path).stdout)
+    assert people == [{"name": "Zoë Ångström", "encodings": 1}, {"name": "李娜", "encodings": 1}]
+    text = cli("people", faces=path, env={"LC_ALL": "C", "LANG": "C"})  # a bare C locale still prints them
+    assert text.returncode == 0 and "李娜" in text.stdout
+    done = cli("identify", "--json", GROUPS / "fr__kit_with_rose.jpg", faces=path)
+    assert sorted(f["name"] for f in json.loads(done.stdout)[0]["faces"]) == ["Zoë Ångström", "李娜"]
+    assert cli("forget", "李娜", faces=path).returncode == 0
+    assert [p["name"] for p in json.loads(cli("people", "--json", faces=path).stdout)] == ["Zoë Ångström"]
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("", "name is empty"), ("   ", "name is empty"), ("x" * 101, "longer than 100"),
+    ("Ann\x07Lee", "control characters"), ("Ann\x1b[2JLee", "control characters"), ("Unknown", "reserved"),
+])
+def test_bad_names_exit_2_and_store_nothing(enrolled, name, reason):
+    before = enrolled.read_bytes()
+    assert_bad_input(cli("enroll", name, photos("lionel_messi")[0], faces=enrolled), reason)
+    assert enrolled.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, env, reason", [
+    (["identify", "--tolerance", "5"], {}, "tolerance must be between"),
+    (["identify", "--tolerance", "0"], {}, "tolerance must be between"),
+    (["identify", "--tolerance", "abc"], {}, "invalid float value"),
+    (["identify"], {"EMOTION_TOLERANCE": "5"}, "tolerance must be between"),
+    (["identify"], {"EMOTION_SAMPLE_PERIOD": "0"}, "sampling period must be between"),
+    (["identify"], {"EMOTION_WEIGHTS": '{"Happy": 10}'}, "weight of Happy"),
+    (["eval", "faces", str(FACES), "--tolerance", "5"], {}, "tolerance must be between"),
+])
+def test_out_of_range_settings_exit_2(enrolled, args, env, reason):
+    before = enrolled.read_bytes()
+    extra = [photos("joe_biden")[0]] if args[0] == "identify" else []
+    assert_bad_input(cli(*args, *extra, faces=enrolled, env=env), reason)
+    assert enrolled.read_bytes() == before
+
+
+@pytest.mark.parametrize("args, reason", [
+    ([], "required"), (["enroll", "Ann"], "required"), (["frobnicate"], "invalid choice"),
+    (["eval", "faces", "/nonexistent"], "not a directory"),
+])
+def test_usage_errors_exit_2(args, reason):
+    assert_bad_input(cli(*args), reason)
+
+
+def test_unexpected_errors_exit_1_with_one_line(tmp_path):
+    """A bug (not bad input) in a command handler: exit 1, one line, traceback only with -v."""
+    script = ("import sys, emotion_core.cli as c, emotion_core.cli.faces as f\n"
+              "def broken(args): raise RuntimeError('boom')\n"
+              "f.cmd_people = broken\n"
+              "sys.exit(c.main(sys.argv[1:]))\n")
+    base = [sys.executable, "-c", script, "--faces", str(tmp_path / "f.pkl")]
+    done = subprocess.run(base + ["people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "unexpected error: RuntimeError: boom (run with -v for details)"
+    verbose = subprocess.run(base + ["-v", "people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
+def test_eval_faces_json(tmp_path):
+    done = cli("eval", "faces", FACES, "--json", faces=tmp_path / "unused.pkl")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) == {"n", "accuracy", "unknown_rate", "wrong_rate", "strangers", "false_accept_rate"}
+    people = [d for d in FACES.iterdir() if d.is_dir() and not d.name.startswith("_")]
+    assert report["n"] == sum(len(photos(d.name)) for d in people)
+    assert report["strangers"] == sum(len(photos(d.name)) == 1 for d in people)
+    assert report["accuracy"] + report["unknown_rate"] + report["wrong_rate"] == pytest.approx(1.0)
+    assert all(0.0 <= report[k] <= 1.0 for k in ("accuracy", "unknown_rate", "wrong_rate", "false_accept_rate"))
+    assert report["accuracy"] > 0.8  # recognition that works at all; the measured figure is in the README
