@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import math
+import zlib
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-from .config import Settings
-from .recognition import Box
+from .config import Settings, validate_tolerance
+from .images import validate_frame
+from .labels import LABELS, UNKNOWN
+from .recognition import Box, Matcher, detect_faces, encode_faces, scale_box
 from .registry import Registry
+from .tracking import Track, Tracker
 
 if TYPE_CHECKING:
     from .emotions import EmotionModel
@@ -42,24 +51,122 @@ class AnalyzedFace:
 class FrameAnalyzer:
     """Detects faces on a downscaled frame, tracks them, names each track and smooths its emotions.
 
+    Encodings are computed only for tracks that are new, still voting or due for a re-check (at
+    most one re-check per frame); the emotion model runs once per frame over all faces.
     Use one instance from one thread; `set_registry` and `set_tolerance` may be called from another.
     """
 
     def __init__(self, registry: Registry, emotion_model: "EmotionModel | None", settings: Settings) -> None:
-        raise NotImplementedError
+        self.settings = settings
+        self.emotion_model = emotion_model
+        self._tracker = Tracker(settings.track_grace_s, settings.identity_votes)
+        self._matcher = _nearest_matcher(registry)
+        self._tolerance = settings.tolerance
+        self._pending_registry: Registry | None = None
+        self._pending_tolerance: float | None = None
 
     def analyze(self, bgr: np.ndarray, timestamp: float) -> list[AnalyzedFace]:
         """The faces in a BGR uint8 frame taken at `timestamp` (seconds, increasing)."""
-        raise NotImplementedError
+        validate_frame(bgr)
+        self._apply_pending()
+        boxes = self._detect(bgr)
+        tracks = self._tracker.update(boxes, timestamp)
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None
+        self._identify(rgb, tracks, timestamp)
+        probabilities = None
+        if self.emotion_model is not None and tracks:
+            probabilities = self.emotion_model.predict(rgb, [track.box for track in tracks])
+        faces = []
+        for index, track in enumerate(tracks):
+            scores = None
+            if probabilities is not None:
+                smoothed = track.add_emotions(timestamp, probabilities[index], self.settings.emotion_window_s)
+                scores = MappingProxyType(dict(zip(LABELS, map(float, smoothed))))
+            faces.append(AnalyzedFace(track.id, track.box, track.name, track.distance, scores))
+        return faces
+
+    def _apply_pending(self) -> None:
+        registry, self._pending_registry = self._pending_registry, None
+        tolerance, self._pending_tolerance = self._pending_tolerance, None
+        if registry is not None:
+            self._matcher = _nearest_matcher(registry)
+            self._tracker.reset_identities()
+        if tolerance is not None:
+            self._tolerance = tolerance
+            for track in self._tracker.tracks:
+                track.decide(tolerance)
+
+    def _detect(self, bgr: np.ndarray) -> list[Box]:
+        height, width = bgr.shape[:2]
+        scale = min(1.0, self.settings.detect_width / width)
+        small = bgr if scale == 1.0 else cv2.resize(
+            bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        boxes = detect_faces(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), upsample=self.settings.detect_upsample,
+                             max_side=None)
+        return [scale_box(box, 1.0 / scale, (height, width)) for box in boxes]
+
+    def _identify(self, rgb: np.ndarray | None, tracks: list[Track], now: float) -> None:
+        if not tracks:
+            return
+        recheck, unknown_recheck = self.settings.identity_recheck_s, self.settings.unknown_recheck_s
+        voting = [t for t in tracks if not t.established]
+        due = sorted((t for t in tracks if t.established and t.identity_due(now, recheck, unknown_recheck)),
+                     key=lambda t: t.checked_at)
+        # One re-check per frame spreads the cost of established tracks over frames.
+        chosen = voting + due[:1]
+        if not chosen:
+            return
+        if len(self._matcher.registry) == 0:
+            for track in chosen:
+                track.add_vote(None, None, now, self._tolerance)
+            return
+        encodings = encode_faces(rgb, [track.box for track in chosen])
+        for track, encoding in zip(chosen, encodings):
+            track.add_vote(*self._matcher.match(encoding), now, self._tolerance)
 
     def draw(self, bgr: np.ndarray, faces: Sequence[AnalyzedFace]) -> np.ndarray:
         """A new BGR frame with each face's box (a stable colour per name) and "name · Emotion 87%"."""
-        raise NotImplementedError
+        image = Image.fromarray(np.ascontiguousarray(bgr))  # drawn as is: colours are given in BGR
+        pen = ImageDraw.Draw(image)
+        font = _font()
+        for face in faces:
+            top, right, bottom, left = face.box
+            colour = name_colour(face.name)
+            pen.rectangle((left, top, right, bottom), outline=colour, width=2)
+            text = face.name if face.emotion is None else f"{face.name} · {face.emotion} {face.probability:.0%}"
+            x0, y0, x1, y1 = pen.textbbox((0, 0), text, font=font)
+            y = top - (y1 - y0) - 6 if top - (y1 - y0) - 6 >= 0 else bottom + 2
+            pen.rectangle((left, y, left + x1 + 6, y + y1 + 4), fill=colour)
+            pen.text((left + 3, y + 2), text, font=font, fill=(255, 255, 255))
+        return np.asarray(image).copy()
 
     def set_registry(self, registry: Registry) -> None:
         """Use `registry` from the next frame on; every track is identified again."""
-        raise NotImplementedError
+        self._pending_registry = registry
 
     def set_tolerance(self, tolerance: float) -> None:
         """Use a new recognition tolerance from the next frame on."""
-        raise NotImplementedError
+        self._pending_tolerance = validate_tolerance(tolerance)
+
+
+def _nearest_matcher(registry: Registry) -> Matcher:
+    # Votes keep the nearest name and its distance; the tolerance is applied when deciding, so a
+    # tolerance change takes effect without new encodings.
+    return Matcher(registry, math.inf)
+
+
+_PALETTE = ((230, 126, 34), (46, 204, 113), (52, 152, 219), (155, 89, 182), (241, 196, 15),
+            (26, 188, 156), (231, 76, 60), (52, 73, 94), (211, 84, 0), (39, 174, 96))
+UNKNOWN_COLOUR = (128, 128, 128)
+
+
+def name_colour(name: str) -> tuple[int, int, int]:
+    """A colour (BGR) that stays the same for a name across frames and runs; grey for Unknown."""
+    if name == UNKNOWN:
+        return UNKNOWN_COLOUR
+    return _PALETTE[zlib.crc32(name.encode("utf-8")) % len(_PALETTE)]
+
+
+@functools.lru_cache(maxsize=1)
+def _font() -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=16)

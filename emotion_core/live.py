@@ -7,12 +7,30 @@ depend on elapsed time, not on how many frames get processed.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Mapping, Sequence
 
 from .analyzer import AnalyzedFace
-from .config import Settings
-from .store import EmotionLog
+from .config import Settings, validate_sample_period, validate_weights
+from .labels import LABELS, UNKNOWN
+from .scoring import confidence
+from .store import EmotionLog, Observation
+
+OVERALL = "Overall"
+"""Name of the overall figures in the timeline."""
+
+TIMELINE_POINTS = 2000
+"""Most score points kept in the timeline (oldest dropped first)."""
+
+FPS_WINDOW = 30
+"""Processed frames the fps figure is measured over."""
+
+CLOCK_EXPIRY_S = 60.0
+"""A track's counting clock is forgotten after this long unseen (tracks end much sooner)."""
 
 
 @dataclass(frozen=True)
@@ -58,41 +76,207 @@ class Snapshot:
     store_error: str | None           # last database failure, None when healthy
 
 
+def person_stats(name: str, counts: Mapping[str, int], weights: Mapping[str, float]) -> PersonStats:
+    """Counts (completed to every label) and score of one person."""
+    full = MappingProxyType({label: int(counts.get(label, 0)) for label in LABELS})
+    score, points = confidence(full, weights)
+    return PersonStats(name, full, sum(full.values()), points, score)
+
+
+def final_to_dict(final: FinalScores) -> dict:
+    """The JSON form of final scores stored with a session."""
+    return {
+        "people": {p.name: {"counts": dict(p.counts), "total": p.total, "points": p.points, "score": p.score}
+                   for p in final.people},
+        "overall_score": final.overall_score, "overall_points": final.overall_points, "total": final.total,
+    }
+
+
+@dataclass
+class _TrackClock:
+    """When a tracked face is next due to be counted."""
+
+    due: float
+    seen: float
+
+
 class LiveSession:
-    """The live state of one viewer: latest faces, fps, and counts while counting is on."""
+    """The live state of one viewer: latest faces, fps, and counts while counting is on.
+
+    The lock only guards copying plain data; the frame is analysed before `observe` is called,
+    and database writes are queued outside the lock.
+    """
 
     def __init__(self, settings: Settings, log: EmotionLog | None = None, model_name: str | None = None) -> None:
-        raise NotImplementedError
+        self._log = log
+        self._model_name = model_name
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._period = settings.sample_period
+        self._weights = settings.weights
+        self._count_unknown = settings.count_unknown
+        self._counting = False
+        self._session_id: int | None = None
+        self._started_at: float | None = None
+        self._counts: dict[str, dict[str, int]] = {}
+        self._clocks: dict[int, _TrackClock] = {}
+        self._timeline: deque[tuple[float, str, float]] = deque(maxlen=TIMELINE_POINTS)
+        self._next_timeline = 0.0
+        self._final: FinalScores | None = None
+        self._faces: tuple[AnalyzedFace, ...] = ()
+        self._frame_times: deque[float] = deque(maxlen=FPS_WINDOW)
+        self._frames = 0
 
     def start_counting(self, now: float | None = None) -> None:
         """Start a new counting period (and a logged session) at `now` (unix time; default: now)."""
-        raise NotImplementedError
+        now = time.time() if now is None else now
+        with self._lock:
+            if self._counting:
+                return
+        session_id = self._start_log_session(now)
+        with self._lock:
+            self._reset_counts(now)
+            self._counting = True
+            self._session_id = session_id
+            self._final = None
+
+    def _start_log_session(self, now: float) -> int | None:
+        if self._log is None:
+            return None
+        with self._lock:
+            logged = {"sample_period": self._period, "weights": dict(self._weights),
+                      "count_unknown": self._count_unknown, "tolerance": self._settings.tolerance,
+                      "detect_width": self._settings.detect_width}
+        return self._log.start_session(now, self._model_name, logged)
+
+    def _reset_counts(self, now: float) -> None:
+        self._started_at = now
+        self._counts = {}
+        self._clocks = {}
+        self._timeline.clear()
+        self._next_timeline = now
 
     def stop_counting(self, now: float | None = None) -> FinalScores | None:
         """Stop counting, freeze and store the final scores; None if counting was off."""
-        raise NotImplementedError
+        now = time.time() if now is None else now
+        with self._lock:
+            if not self._counting:
+                return None
+            self._counting = False
+            counts = {name: dict(c) for name, c in self._counts.items()}
+            weights, session_id, started_at = self._weights, self._session_id, self._started_at
+        people, overall = _stats(counts, weights)
+        stored_id = self._log.stored_id(session_id) if self._log is not None else None
+        final = FinalScores(stored_id, started_at, now, people, overall.score, overall.points, overall.total)
+        with self._lock:
+            self._final = final
+        if self._log is not None and session_id is not None:
+            self._log.end_session(session_id, now, final_to_dict(final))
+        return final
 
     def observe(self, faces: Sequence[AnalyzedFace], timestamp: float) -> None:
-        """Take the faces of the frame at `timestamp` (unix time); count them when due."""
-        raise NotImplementedError
+        """Take the faces of the frame at `timestamp` (unix time); count them when due.
+
+        Each face is counted when first seen and then once per sampling period of its track; if
+        frames were dropped, the periods that elapsed since are all counted.
+        """
+        self.record_frame(timestamp)
+        rows: list[Observation] = []
+        with self._lock:
+            self._faces = tuple(faces)
+            if not self._counting:
+                return
+            for face in faces:
+                if face.emotion is None or (face.name == UNKNOWN and not self._count_unknown):
+                    continue
+                clock = self._clocks.get(face.track_id)
+                if clock is None:
+                    due = 1
+                    clock = self._clocks[face.track_id] = _TrackClock(timestamp + self._period, timestamp)
+                else:
+                    due = 0 if timestamp < clock.due else 1 + int((timestamp - clock.due) // self._period)
+                    clock.due += due * self._period
+                    clock.seen = timestamp
+                if due:
+                    person = self._counts.setdefault(face.name, {})
+                    person[face.emotion] = person.get(face.emotion, 0) + due
+                    rows.extend([Observation(timestamp, face.name, face.emotion, face.probability)] * due)
+            self._forget_old_clocks(timestamp)
+            session_id = self._session_id
+            if timestamp >= self._next_timeline:
+                self._next_timeline = timestamp + self._period
+                people, overall = _stats(self._counts, self._weights)
+                self._timeline.extend((timestamp, p.name, p.score) for p in (*people, overall)
+                                      if p.score is not None)
+        if rows and self._log is not None and session_id is not None:
+            self._log.add_observations(session_id, rows)
+
+    def _forget_old_clocks(self, now: float) -> None:
+        stale = [track for track, clock in self._clocks.items() if now - clock.seen > CLOCK_EXPIRY_S]
+        for track in stale:
+            del self._clocks[track]
 
     def record_frame(self, timestamp: float) -> None:
         """Count one processed frame at `timestamp` for the fps figure (`observe` does this)."""
-        raise NotImplementedError
+        with self._lock:
+            self._frames += 1
+            self._frame_times.append(timestamp)
 
     def update_settings(self, *, sample_period: float | None = None, weights: Mapping[str, float] | None = None,
                         count_unknown: bool | None = None) -> None:
-        """Change counting settings; they apply from the next observation on."""
-        raise NotImplementedError
+        """Change counting settings; they apply from the next observation on (scores are recomputed)."""
+        period = None if sample_period is None else validate_sample_period(sample_period)
+        merged = None if weights is None else validate_weights(weights)
+        with self._lock:
+            if period is not None:
+                self._period = period
+            if merged is not None:
+                self._weights = merged
+            if count_unknown is not None:
+                self._count_unknown = bool(count_unknown)
 
     def clear(self) -> None:
         """Forget the in-memory counts (after "delete all records"); counting, if on, restarts."""
-        raise NotImplementedError
+        now = time.time()
+        with self._lock:
+            counting = self._counting
+        session_id = self._start_log_session(now) if counting else None
+        with self._lock:
+            self._reset_counts(now)
+            self._final = None
+            self._started_at = now if self._counting else None
+            self._session_id = session_id if self._counting else None
 
     def snapshot(self) -> Snapshot:
         """An immutable copy of the current state."""
-        raise NotImplementedError
+        with self._lock:
+            counts = {name: dict(c) for name, c in self._counts.items()}
+            weights, session_id = self._weights, self._session_id
+            counting, started_at, final = self._counting, self._started_at, self._final
+            faces, frames, timeline = self._faces, self._frames, tuple(self._timeline)
+            times = tuple(self._frame_times)
+        people, overall = _stats(counts, weights)
+        fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        store_error = self._log.last_error if self._log is not None else None
+        if self._log is not None and counting:
+            session_id = self._log.stored_id(session_id)
+        return Snapshot(counting, session_id if counting else None, started_at if counting else None,
+                        people, overall.score, overall.points, overall.total, faces, fps, frames,
+                        timeline, final, store_error)
 
     def close(self) -> None:
         """Stop counting if on and flush the log."""
-        raise NotImplementedError
+        self.stop_counting()
+        if self._log is not None:
+            self._log.flush()
+
+
+def _stats(counts: Mapping[str, Mapping[str, int]], weights: Mapping[str, float]
+           ) -> tuple[tuple[PersonStats, ...], PersonStats]:
+    """Per-person stats sorted by name, and the overall stats over everyone."""
+    people = tuple(person_stats(name, counts[name], weights) for name in sorted(counts))
+    overall: dict[str, int] = {}
+    for person in counts.values():
+        for label, n in person.items():
+            overall[label] = overall.get(label, 0) + n
+    return people, person_stats(OVERALL, overall, weights)

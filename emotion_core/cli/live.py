@@ -1,0 +1,141 @@
+"""Live-analysis commands: analyze a video, list logged sessions, export a session."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from ..config import Settings
+from ..labels import LABELS
+from ..live import FinalScores
+from ..registry import load_registry
+from ..store import EmotionLog, write_csv
+from . import print_json, settings_from
+
+MODEL_CHOICES = ("auto", "hsemotion", "faceapi", "none")
+
+
+def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
+    """Add the live-analysis commands to the parser."""
+    analyze = commands.add_parser("analyze", help="run a video through the live pipeline with counting on")
+    analyze.add_argument("video", type=Path)
+    analyze.add_argument("--model", choices=MODEL_CHOICES, default=None,
+                         help="emotion backend (default: settings, env EMOTION_MODEL, else auto)")
+    analyze.add_argument("--sample-period", type=float, default=None, metavar="S",
+                         help="seconds between two observations of a face (default 0.5)")
+    analyze.add_argument("--every", type=int, default=1, metavar="N",
+                         help="process only every N-th frame, as a slower machine would")
+    output = analyze.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the result as JSON")
+    output.add_argument("--csv", type=Path, metavar="FILE", help="write one row per observation to FILE")
+    analyze.add_argument("--db", action="store_true", help="also log the run as a session in the emotion log")
+    analyze.set_defaults(handler=cmd_analyze)
+
+    sessions = commands.add_parser("sessions", help="list the sessions in the emotion log")
+    sessions.add_argument("--json", action="store_true")
+    sessions.set_defaults(handler=cmd_sessions)
+
+    export = commands.add_parser("export", help="write a session's observations to a CSV file")
+    export.add_argument("session", type=int)
+    export.add_argument("--csv", type=Path, required=True, metavar="FILE")
+    export.set_defaults(handler=cmd_export)
+
+
+def load_model(choice: str, settings: Settings):
+    """The emotion model for `choice`, or None for "none"."""
+    if choice == "none":
+        return None
+    from ..emotions import load_emotion_model
+    return load_emotion_model(choice, settings.models_dir)
+
+
+def _points(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(value, 3)
+
+
+def _score(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from ..replay import analyze_video
+    settings = settings_from(args, sample_period=args.sample_period)
+    model = load_model(args.model or settings.emotion_model, settings)
+    registry = load_registry(settings.faces_path)
+    log = EmotionLog(settings.db_url) if args.db else None
+    try:
+        report = analyze_video(args.video, registry, model, settings, every=args.every, log=log)
+    finally:
+        if log is not None:
+            log.close()
+    final = report.final
+    if args.json:
+        print_json({
+            "frames": report.frames, "duration_s": round(report.duration_s, 3),
+            "people": {p.name: {"counts": dict(p.counts), "observations": p.total, "score": _score(p.score),
+                                "points": _points(p.points)} for p in final.people},
+            "overall_score": _score(final.overall_score),
+            "processing_fps": round(report.fps, 2), "session": report.session_id,
+        })
+        return 0
+    if args.csv is not None:
+        rows = write_csv(report.observations, args.csv)
+        print(f"{rows} observations written to {args.csv}", file=sys.stderr)
+    print(f"{args.video}: {report.frames} frames, {report.duration_s:.1f} s of video, "
+          f"processed at {report.fps:.1f} frames/s"
+          + (f", model {model.name}" if model is not None else ", no emotion model (nothing counted)"))
+    _print_final(final)
+    if report.session_id is not None:
+        print(f"logged as session {report.session_id}")
+    return 0
+
+
+def _print_final(final: FinalScores) -> None:
+    if not final.people:
+        print("no observations")
+        return
+    for person in final.people:
+        counts = ", ".join(f"{label} {person.counts[label]}" for label in LABELS if person.counts[label])
+        print(f"{person.name}: {person.total} observations, score {_format_score(person.score)}, "
+              f"points {_points(person.points)} ({counts})")
+    print(f"overall: {final.total} observations, score {_format_score(final.overall_score)}, "
+          f"points {_points(final.overall_points)}")
+
+
+def _format_score(score: float | None) -> str:
+    return "-" if score is None else f"{score:.1f}"
+
+
+def _time(unix: float | None) -> str:
+    return "-" if unix is None else datetime.fromtimestamp(unix).isoformat(sep=" ", timespec="seconds")
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    log = EmotionLog(settings_from(args).db_url)
+    try:
+        sessions = log.sessions()
+    finally:
+        log.close()
+    if args.json:
+        print_json([{"id": s.id, "started_at": s.started_at, "ended_at": s.ended_at, "model": s.model,
+                     "people": s.people, "observations": s.observations, "final": s.final} for s in sessions])
+    elif not sessions:
+        print("no sessions logged")
+    else:
+        for s in sessions:
+            score = (s.final or {}).get("overall_score")
+            print(f"{s.id}\t{_time(s.started_at)}\t{_time(s.ended_at)}\t{s.model or '-'}\t"
+                  f"{s.observations} observations\tscore {_format_score(score)}\t{', '.join(s.people) or '-'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    log = EmotionLog(settings_from(args).db_url)
+    try:
+        rows = log.export_csv(args.session, args.csv)
+    finally:
+        log.close()
+    print(f"{rows} observations of session {args.session} written to {args.csv}")
+    return 0

@@ -1,0 +1,134 @@
+"""Face tracks across frames: IoU association, identity by majority vote, emotion smoothing.
+
+A track's identity comes from its first `votes` recognitions (majority vote) and is re-checked
+every `recheck_s` seconds; a re-check that disagrees starts a new vote, so a different person
+stepping into the same place is noticed. A track unseen for longer than `grace_s` ends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .labels import UNKNOWN
+from .recognition import Box
+
+MIN_IOU = 0.3
+"""Least overlap (intersection over union) for a detection to continue a track."""
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (top, right, bottom, left) boxes."""
+    top, bottom = max(a[0], b[0]), min(a[2], b[2])
+    left, right = max(a[3], b[3]), min(a[1], b[1])
+    inter = max(0, bottom - top) * max(0, right - left)
+    union = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass(eq=False)
+class Track:
+    """One face followed across frames."""
+
+    id: int
+    box: Box
+    last_seen: float
+    votes: deque = field(default_factory=deque)     # (nearest enrolled name or None, distance or None)
+    established: bool = False                       # `votes` reached its full length since the last reset
+    confirmed: bool = False                         # an identity was established since the registry changed
+    checked_at: float | None = None                 # time of the last recognition
+    name: str = UNKNOWN
+    distance: float | None = None
+    emotions: deque = field(default_factory=deque)  # (timestamp, probabilities)
+
+    def identity_due(self, now: float, recheck_s: float, unknown_recheck_s: float) -> bool:
+        """Whether this track needs a recognition now (still voting, or a re-check is due)."""
+        if not self.established or self.checked_at is None:
+            return True
+        return now - self.checked_at >= (unknown_recheck_s if self.name == UNKNOWN else recheck_s)
+
+    def add_vote(self, nearest: str | None, distance: float | None, now: float, tolerance: float) -> None:
+        """Record one recognition: the nearest enrolled name and its distance."""
+        if self.established and _label(nearest, distance, tolerance) != self.name:
+            self.votes.clear()
+            self.established = False
+        self.votes.append((nearest, distance))
+        self.checked_at = now
+        if len(self.votes) == self.votes.maxlen:
+            self.established = self.confirmed = True
+        # While a challenge vote runs the old name stays; a new track shows its votes so far.
+        if self.established or not self.confirmed:
+            self.decide(tolerance)
+
+    def decide(self, tolerance: float) -> None:
+        """Set `name` and `distance` from the majority of the votes under `tolerance`."""
+        if not self.votes:
+            self.name, self.distance = UNKNOWN, None
+            return
+        labels = [_label(nearest, distance, tolerance) for nearest, distance in self.votes]
+        tally = Counter(labels)
+        best = max(tally.values())
+        # Ties go to the most recent vote among the leaders.
+        name = next(label for label in reversed(labels) if tally[label] == best)
+        distances = [d for (n, d), label in zip(self.votes, labels) if label == name and d is not None]
+        self.name, self.distance = name, (min(distances) if distances else None)
+
+    def reset_identity(self) -> None:
+        """Forget every vote (the registry changed): the track is identified again."""
+        self.votes.clear()
+        self.established = self.confirmed = False
+        self.checked_at = None
+
+    def add_emotions(self, timestamp: float, probabilities: np.ndarray, window_s: float) -> np.ndarray:
+        """Add one frame's probabilities and return their mean over the last `window_s` seconds."""
+        self.emotions.append((timestamp, probabilities))
+        while self.emotions and self.emotions[0][0] < timestamp - window_s:
+            self.emotions.popleft()
+        return np.mean([p for _, p in self.emotions], axis=0)
+
+
+def _label(nearest: str | None, distance: float | None, tolerance: float) -> str:
+    return nearest if nearest is not None and distance is not None and distance <= tolerance else UNKNOWN
+
+
+class Tracker:
+    """Associates each frame's face boxes with the tracks of earlier frames."""
+
+    def __init__(self, grace_s: float, votes: int) -> None:
+        self.grace_s = grace_s
+        self.votes = votes
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, boxes: Sequence[Box], timestamp: float) -> list[Track]:
+        """The track of each box (in the order of `boxes`); unmatched boxes start new tracks."""
+        self.tracks = [t for t in self.tracks if timestamp - t.last_seen <= self.grace_s]
+        pairs = sorted(((iou(track.box, box), t, b) for t, track in enumerate(self.tracks)
+                        for b, box in enumerate(boxes)), reverse=True)
+        assigned: dict[int, Track] = {}
+        used: set[int] = set()
+        for overlap, t, b in pairs:
+            if overlap < MIN_IOU:
+                break
+            if t in used or b in assigned:
+                continue
+            used.add(t)
+            assigned[b] = self.tracks[t]
+        result = []
+        for b, box in enumerate(boxes):
+            track = assigned.get(b)
+            if track is None:
+                track = Track(self._next_id, box, timestamp, votes=deque(maxlen=self.votes))
+                self._next_id += 1
+                self.tracks.append(track)
+            track.box, track.last_seen = box, timestamp
+            result.append(track)
+        return result
+
+    def reset_identities(self) -> None:
+        """Make every track identify again."""
+        for track in self.tracks:
+            track.reset_identity()
