@@ -1,0 +1,254 @@
+"""Fixtures for the browser tests: fake-camera videos, a real `streamlit run` server, Chromium.
+
+These tests only run through `tests/e2e/run`, which puts them in a loopback-only network
+namespace. Chromium's fake camera plays a Y4M file made here from real photos in ../shared/data;
+Chromium reads that file at launch, so there is one browser per video.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import cv2
+import numpy as np
+import pytest
+
+from emotion_core.images import load_image
+from emotion_core.recognition import enroll
+from tests.conftest import FACES, GROUPS, PROJECT_ROOT, photos
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+WIDTH, HEIGHT, FPS = 640, 480, 15
+SERVER_START_TIMEOUT_S = 90
+
+# Photos used to enroll; the camera is shown other photos of the same people.
+ENROLLMENT = {
+    "Barack Obama": [FACES / "barack_obama" / "fr__obama.jpg", FACES / "barack_obama" / "fr__obama1.jpg"],
+    "Joe Biden": [FACES / "joe_biden" / "fr__biden.jpg"],
+}
+ASTRONAUT = "Eileen Collins"
+ASTRONAUT_PHOTO = FACES / "eileen_collins" / "skimage__astronaut.png"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
+]
+
+
+def _only_loopback() -> bool:
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from playwright.sync_api import expect
+    expect.set_options(timeout=30_000)  # the page updates a few times a second; CI machines are slow
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    if os.environ.get("EMOTION_E2E") != "1" or not _only_loopback():
+        reason = "browser tests run only through tests/e2e/run (a loopback-only network namespace)"
+    elif not CHROMIUM.is_file():
+        reason = f"{CHROMIUM} is missing: install Debian's chromium (./run.sh test does)"
+    else:
+        reason = None
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+# ---------------------------------------------------------------- fake camera videos
+
+def letterbox(rgb: np.ndarray, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+    """`rgb` scaled to fit width x height, centred on black."""
+    scale = min(width / rgb.shape[1], height / rgb.shape[0])
+    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    frame = np.zeros((height, width, 3), np.uint8)
+    top, left = (height - size[1]) // 2, (width - size[0]) // 2
+    frame[top:top + size[1], left:left + size[0]] = small
+    return frame
+
+
+def write_y4m(path: Path, scenes: Sequence[tuple[np.ndarray, int]], fps: int = FPS) -> Path:
+    """Write a 4:2:0 Y4M video of `scenes`, each an (RGB frame, number of frames) pair."""
+    height, width = scenes[0][0].shape[:2]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for rgb, count in scenes:
+            planes = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes()
+            for _ in range(count):
+                out.write(b"FRAME\n")
+                out.write(planes)
+    return path
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Fake-camera videos: `two_people` (Obama and Biden in one photo), `obama` (his photos not
+    used for enrollment, two seconds each), `astronaut` (the only one for README screenshots)."""
+    folder = tmp_path_factory.mktemp("videos")
+    enrolled = {path for paths in ENROLLMENT.values() for path in paths}
+    obama = [p for p in photos("barack_obama") if p not in enrolled]
+    assert obama, "every photo of Barack Obama is used for enrollment"
+    return {
+        "two_people": write_y4m(folder / "two_people.y4m",
+                                [(letterbox(load_image(GROUPS / "fr__two_people.jpg")), FPS)]),
+        "obama": write_y4m(folder / "obama.y4m", [(letterbox(load_image(p)), 2 * FPS) for p in obama]),
+        "astronaut": write_y4m(folder / "astronaut.y4m", [(letterbox(load_image(ASTRONAUT_PHOTO)), FPS)]),
+    }
+
+
+# ---------------------------------------------------------------- the app server
+
+@dataclass
+class AppServer:
+    """A running `streamlit run app.py` with its own registry and database."""
+
+    url: str
+    faces_path: Path
+    db_path: Path
+    log_path: Path
+    process: subprocess.Popen = field(repr=False)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start_server(folder: Path) -> AppServer:
+    """Start the app on a free 127.0.0.1 port with the registry and database in `folder`."""
+    port = _free_port()
+    faces_path, db_path, log_path = folder / "faces.pkl", folder / "emotions.db", folder / "streamlit.log"
+    env = {**os.environ, "EMOTION_FACES": str(faces_path), "EMOTION_DB_URL": f"sqlite:///{db_path}",
+           "EMOTION_MODEL": os.environ.get("EMOTION_MODEL", "faceapi")}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = AppServer(f"http://127.0.0.1:{port}", faces_path, db_path, log_path, process)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not _healthy(server.url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_server(server, "failed-start")
+            pytest.fail(f"streamlit did not become healthy:\n{server.log_text()[-3000:]}")
+        time.sleep(0.25)
+    return server
+
+
+def stop_server(server: AppServer, name: str) -> None:
+    """Stop the server process (only it) and keep its log in test-artifacts/."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=15)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copyfile(server.log_path, ARTIFACTS / f"streamlit-{name}.log")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The app with an empty registry at first (the enrollment test fills it) and its own database."""
+    app = start_server(tmp_path_factory.mktemp("app"))
+    yield app
+    stop_server(app, "main")
+
+
+@pytest.fixture
+def enrolled(server: AppServer) -> AppServer:
+    """`server` with Barack Obama and Joe Biden enrolled (by the enrollment test, or here if it did not run)."""
+    from emotion_core.registry import load_registry
+    people = load_registry(server.faces_path).people()
+    for name, images in ENROLLMENT.items():
+        if name not in people:
+            enroll(server.faces_path, name, images, tolerance=0.5)
+    return server
+
+
+@pytest.fixture(scope="session")
+def astronaut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The app with only Eileen Collins enrolled, through the command line."""
+    folder = tmp_path_factory.mktemp("astronaut")
+    subprocess.run([sys.executable, "-m", "emotion_core", "--faces", str(folder / "faces.pkl"),
+                    "enroll", ASTRONAUT, str(ASTRONAUT_PHOTO)], cwd=PROJECT_ROOT, check=True)
+    app = start_server(folder)
+    yield app
+    stop_server(app, "astronaut")
+
+
+# ---------------------------------------------------------------- browsers
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser_for(playwright_driver, videos: dict[str, Path]) -> Iterator[Callable[[str], object]]:
+    """`browser_for(video_name)`: a headless Chromium whose fake camera plays that video."""
+    browsers: dict[str, object] = {}
+
+    def launch(video: str):
+        if video not in browsers:
+            browsers[video] = playwright_driver.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True,
+                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={videos[video]}"])
+        return browsers[video]
+
+    yield launch
+    for browser in browsers.values():
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """test-artifacts/ (git-ignored): screenshots and server logs."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def open_app(browser_for) -> Iterator[Callable[..., "AppPage"]]:
+    """`open_app(server, video, path="")`: a new browser session (context) on the app; closed after the test."""
+    from e2e_page import AppPage
+    contexts = []
+
+    def open_page(server: AppServer, video: str, path: str = "") -> AppPage:
+        context = browser_for(video).new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        return AppPage(context.new_page(), server.url).open(path)
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -1,0 +1,202 @@
+"""Driving the app in a real browser: what a user clicks and what a user reads on the page.
+
+Every wait polls the page (or the database) until a condition holds, with a generous bound; a
+timeout is a failure that says what was awaited and what was last seen.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from playwright.sync_api import FrameLocator, Locator, Page, expect
+
+T = TypeVar("T")
+
+LOAD_TIMEOUT_MS = 60_000
+CAMERA_TIMEOUT_S = 30.0
+# streamlit-webrtc labels its buttons "Start"/"Stop" and shows them upper-case with CSS.
+START, STOP = re.compile(r"^start$", re.I), re.compile(r"^stop$", re.I)
+FIGURES_RE = re.compile(r"([\d.]+) fps processed · (\d+) frames")
+
+
+def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 30.0,
+             interval: float = 0.25) -> T:
+    """Poll `condition` until it returns something truthy; return it, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            last = condition()
+        except AssertionError as exc:
+            last = exc
+        if last and not isinstance(last, AssertionError):
+            return last  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}")
+        time.sleep(interval)
+
+
+def read_table(table: Locator) -> list[dict[str, str]]:
+    """The rows of an `st.dataframe` as header -> cell text (from the grid's accessible table)."""
+    headers, rows = table.evaluate(
+        """e => [[...e.querySelectorAll('table thead th')].map(c => c.textContent.trim()),
+                 [...e.querySelectorAll('table tbody tr')].map(
+                     r => [...r.querySelectorAll('td, th')].map(c => c.textContent.trim()))]""")
+    return [dict(zip(headers, row)) for row in rows]
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    """What the live page's figures area shows at one moment."""
+
+    observations: int
+    people_counted: int
+    overall: str
+    in_view: str
+    fps: float
+    frames: int
+    table: dict[str, dict[str, str]]  # person -> column -> cell text
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Person -> emotion -> count, for the emotion columns of the table."""
+        skip = {"Person", "", "Total", "Confidence", "Score"}
+        return {person: {column: int(value) for column, value in row.items() if column not in skip}
+                for person, row in self.table.items()}
+
+
+class AppPage:
+    """One browser tab on the app."""
+
+    def __init__(self, page: Page, url: str) -> None:
+        self.page = page
+        self.url = url
+
+    # ------------------------------------------------------------ navigation
+    def open(self, path: str = "") -> "AppPage":
+        self.page.goto(f"{self.url}/{path}", timeout=LOAD_TIMEOUT_MS)
+        self.wait_loaded()
+        return self
+
+    def wait_loaded(self) -> None:
+        """Wait until the page is connected and its script has finished a run without errors."""
+        app = self.page.get_by_test_id("stApp")
+        expect(app).to_have_attribute("data-test-connection-state", "CONNECTED", timeout=LOAD_TIMEOUT_MS)
+        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=LOAD_TIMEOUT_MS)
+        self.assert_no_exception()
+
+    def assert_no_exception(self) -> None:
+        exceptions = self.page.get_by_test_id("stException")
+        assert exceptions.count() == 0, f"the page shows an exception: {exceptions.first.inner_text()}"
+
+    def go_to(self, title: str) -> None:
+        """Follow the sidebar navigation link `title` (same browser session)."""
+        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+        expect(self.page.get_by_role("heading", level=1).first).to_contain_text(
+            title if title != "app" else "Live", timeout=LOAD_TIMEOUT_MS)
+        self.wait_loaded()
+
+    def screenshot(self, path: Path) -> None:
+        self.page.screenshot(path=str(path), full_page=True)
+
+    # ------------------------------------------------------------ camera
+    @property
+    def camera(self) -> FrameLocator:
+        return self.page.frame_locator('iframe[src*="streamlit_webrtc"]')
+
+    def start_camera(self) -> float:
+        """Press START; return the time.monotonic() of the click."""
+        button = self.camera.get_by_role("button", name=START)
+        button.click(timeout=LOAD_TIMEOUT_MS)
+        clicked = time.monotonic()
+        expect(self.camera.get_by_role("button", name=STOP)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+        return clicked
+
+    def stop_camera(self) -> None:
+        self.camera.get_by_role("button", name=STOP).click()
+        expect(self.camera.get_by_role("button", name=START)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+
+    def wait_frames(self, more_than: int, timeout: float = CAMERA_TIMEOUT_S) -> "LiveFigures":
+        """Wait until the page reports more than `more_than` processed frames."""
+        return wait_for(lambda: (f := self.figures()) is not None and f.frames > more_than and f,
+                        f"more than {more_than} processed frames", timeout)
+
+    # ------------------------------------------------------------ counting
+    @property
+    def counting_switch(self) -> Locator:
+        return self.page.get_by_test_id("stSidebar").get_by_role("switch", name="Count emotions")
+
+    def set_counting(self, on: bool) -> None:
+        switch = self.counting_switch
+        if switch.is_checked() != on:
+            switch.click(force=True)
+        sidebar = self.page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Counting since" if on else "Not counting.")).to_be_visible(
+            timeout=LOAD_TIMEOUT_MS)
+        expect(switch).to_be_checked(checked=on)
+
+    def figures(self) -> LiveFigures | None:
+        """The live figures now, or None while they are not rendered."""
+        area = self.page.locator(".st-key-live-stats")
+        if area.count() == 0:
+            return None
+        metrics = {}
+        for metric in area.get_by_test_id("stMetric").all():
+            label = metric.get_by_test_id("stMetricLabel").inner_text().strip()
+            metrics[label] = metric.get_by_test_id("stMetricValue").inner_text().strip()
+        text = area.inner_text()
+        found = FIGURES_RE.search(text)
+        in_view = re.search(r"In view: (.*)", text)
+        tables = area.get_by_test_id("stDataFrame")
+        rows = read_table(tables.first) if tables.count() else []
+        if found is None or "Observations" not in metrics:
+            return None
+        return LiveFigures(
+            observations=int(metrics["Observations"]), people_counted=int(metrics["People counted"]),
+            overall=metrics.get("Overall confidence", ""), in_view=in_view.group(1) if in_view else "",
+            fps=float(found.group(1)), frames=int(found.group(2)),
+            table={next(iter(row.values())): row for row in rows})
+
+    def final_panel(self) -> Locator:
+        return self.page.locator(".st-key-final-confidence")
+
+    def delete_all_records(self) -> None:
+        """Sidebar: Delete all emotion records, then confirm."""
+        sidebar = self.page.get_by_test_id("stSidebar")
+        sidebar.get_by_role("button", name="Delete all emotion records").click()
+        sidebar.get_by_role("button", name="Yes, delete everything").click()
+        expect(self.page.get_by_text("All emotion records were deleted.")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+
+
+# ------------------------------------------------------------------ the database, read directly
+
+def db_counts(db_path: Path, session_id: int | None = None) -> dict[str, dict[str, int]]:
+    """Person -> emotion -> number of observations in the SQLite file (one session or all)."""
+    query = "SELECT person, emotion, COUNT(*) FROM observations"
+    params: tuple = ()
+    if session_id is not None:
+        query += " WHERE session_id = ?"
+        params = (session_id,)
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        rows = db.execute(query + " GROUP BY person, emotion", params).fetchall()
+    counts: dict[str, dict[str, int]] = {}
+    for person, emotion, n in rows:
+        counts.setdefault(person, {})[emotion] = n
+    return counts
+
+
+def db_sessions(db_path: Path) -> list[tuple[int, float | None, int]]:
+    """(session id, ended_at, observations) of every session, oldest first."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        return db.execute(
+            "SELECT s.id, s.ended_at, (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id)"
+            " FROM sessions s ORDER BY s.id").fetchall()
+
+
+def nonzero(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """`counts` without zero entries (the page shows every emotion; the database only observed ones)."""
+    return {person: {k: v for k, v in row.items() if v} for person, row in counts.items()}
