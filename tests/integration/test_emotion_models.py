@@ -230,3 +230,49 @@ def test_fetch_offline_fails_with_one_line(tmp_path, no_hsemotion_cache):
         assert "Traceback" not in result.stderr
     assert "enet_b0_8_best_vgaf.onnx into models/" in errors[0]
     assert not any((tmp_path / "models").glob("*.onnx"))
+
+
+FACEAPI_REFERENCE_JS = """
+globalThis.window = globalThis;  // the bundle's Node platform needs tfjs-node; use its browser one
+globalThis.document = { createElement: () => ({}) };
+const [packageDir, cropsFile] = process.argv.slice(2);
+const fs = await import('fs');
+const faceapi = await import(packageDir + '/dist/face-api.esm.js');
+const tf = faceapi.tf;
+await tf.setBackend('cpu');
+const model = packageDir + '/model/face_expression_model';
+const manifest = JSON.parse(fs.readFileSync(model + '-weights_manifest.json'));
+const weights = tf.io.decodeWeights(new Uint8Array(fs.readFileSync(model + '.bin')).buffer, manifest[0].weights);
+const net = new faceapi.FaceExpressionNet();
+net.loadFromWeightMap(weights);
+const results = [];
+for (const crop of JSON.parse(fs.readFileSync(cropsFile))) {
+  const image = tf.tensor3d(crop.pixels, crop.shape, 'float32');
+  results.push(Array.from(net.forwardInput(await faceapi.toNetInput(image)).dataSync()));
+}
+console.log(JSON.stringify(results));
+"""
+
+
+def test_faceapi_model_matches_face_api_itself(faceapi_path, tmp_path):
+    """Our crop padding, resize and ONNX graph against face-api's own TF.js code and weights,
+    run with Node on the same face crops (face-api pads and resizes inside `toNetInput`)."""
+    node = shutil.which("node")
+    assert node, "node is needed (it comes with npm, which provisions the faceapi model)"
+    tarball = models._npm_pack(tmp_path, lambda message: None)
+    subprocess.run(["tar", "xzf", str(tarball), "-C", str(tmp_path)], check=True)
+    model = load_emotion_model("faceapi", MODELS)
+    cases = [(load_image(YALE / "subject01.happy"), (82, 239, 211, 110)),      # a detected face
+             (load_image(YALE / "subject02.sad"), (60, 250, 200, 71)),         # wide, odd padding
+             (load_image(next((FER2013 / "fear").iterdir())), (0, 48, 48, 0))]  # a whole crop
+    crops = [rgb[top:bottom, left:right] for rgb, (top, right, bottom, left) in cases]
+    (tmp_path / "crops.json").write_text(json.dumps(
+        [{"shape": list(crop.shape), "pixels": crop.reshape(-1).tolist()} for crop in crops]))
+    (tmp_path / "reference.mjs").write_text(FACEAPI_REFERENCE_JS)
+    result = subprocess.run([node, str(tmp_path / "reference.mjs"), str(tmp_path / "package"),
+                             str(tmp_path / "crops.json")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    reference = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    ours = np.vstack([model.predict(rgb, [box]) for rgb, box in cases])
+    order = [LABELS.index(label) for label in ("Neutral", "Happy", "Sad", "Angry", "Fear", "Disgust", "Surprise")]
+    np.testing.assert_allclose(ours[:, order], reference, atol=1e-4)
