@@ -197,10 +197,17 @@ def registry_lock(path: str | Path) -> FileLock:
     return FileLock(str(path.with_name(path.name + ".lock")), timeout=LOCK_TIMEOUT_S)
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete temporary files left by a writer that died mid-save (only call under the lock)."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # also matches the backup's
+        leftover.unlink(missing_ok=True)
+
+
 def update_registry(path: str | Path, change: Callable[[Registry], Registry]) -> Registry:
     """Load, apply `change` and save `path` under the file lock; return the saved registry."""
     try:
         with registry_lock(path):
+            _remove_stale_temporaries(Path(path))
             updated = change(load_registry(path))
             save_registry(path, updated)
             return updated
