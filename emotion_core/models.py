@@ -252,7 +252,11 @@ def fetch_hsemotion(models_dir: Path, progress: Progress) -> Path:
         reason = getattr(exc, "reason", None) or exc
         raise ModelUnavailableError(f"cannot download the hsemotion weights ({reason}); "
                                     f"{FETCH_HINT['hsemotion']}") from None
-    verify_model(data, (3, 224, 224), 8)
+    try:
+        verify_model(data, (3, 224, 224), 8)
+    except ModelUnavailableError as exc:
+        raise ModelUnavailableError(f"the downloaded hsemotion weights are unusable ({exc}); "
+                                    f"{FETCH_HINT['hsemotion']}") from None
     target = Path(models_dir) / HSEMOTION_FILE
     _write_atomic(target, data)
     progress(f"hsemotion: ready ({target})")
