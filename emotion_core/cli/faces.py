@@ -67,7 +67,8 @@ def cmd_people(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     remove_person(settings.faces_path, args.name)
-    print(f"forgot {args.name}")
+    from ..store import forget_person_records
+    print(f"forgot {args.name} and {forget_person_records(settings.db_url, args.name)} emotion record(s)")
     return 0
 
 
