@@ -190,7 +190,7 @@ class LiveSession:
                 if face.emotion is None or (face.name == UNKNOWN and not self._count_unknown):
                     continue
                 clock = self._clocks.get(face.track_id)
-                if clock is None:
+                if clock is None or timestamp < clock.seen:  # a new track, or time went backwards
                     due = 1
                     clock = self._clocks[face.track_id] = _TrackClock(timestamp + self._period, timestamp)
                 else:
@@ -203,7 +203,7 @@ class LiveSession:
                     rows.extend([Observation(timestamp, face.name, face.emotion, face.probability)] * due)
             self._forget_old_clocks(timestamp)
             session_id = self._session_id
-            if timestamp >= self._next_timeline:
+            if not self._next_timeline - self._period <= timestamp < self._next_timeline:
                 self._next_timeline = timestamp + self._period
                 people, overall = _stats(self._counts, self._weights)
                 self._timeline.extend((timestamp, p.name, p.score) for p in (*people, overall)

@@ -131,3 +131,11 @@ def test_two_sessions_fed_from_two_threads_keep_separate_counts():
     assert counts(first.snapshot()) == {"Ann": 20}
     assert counts(second.snapshot()) == {"Bob": 10, "Cy": 10}
     assert first.snapshot().overall_score == 100.0 and second.snapshot().overall_score == pytest.approx(12.5)
+
+
+def test_time_going_backwards_restarts_the_cadence():
+    session = LiveSession(Settings(sample_period=0.5))
+    session.start_counting(now=100.0)
+    feed(session, [face(1, "Ann")], 30, 2.0, start=100.0)
+    feed(session, [face(1, "Ann")], 30, 2.0, start=10.0)   # e.g. a restarted video clock
+    assert counts(session.snapshot()) == {"Ann": 8}
