@@ -78,8 +78,9 @@ def people_list(config: Settings) -> None:
     if not people:
         st.info("Nobody is enrolled yet.")
         return
-    st.dataframe(pd.DataFrame({"Person": list(people), "Encodings": list(people.values())}),
-                 hide_index=True, width="stretch", key="people-table")
+    with st.container(key="people-table"):
+        st.dataframe(pd.DataFrame({"Person": list(people), "Encodings": list(people.values())}),
+                     hide_index=True, width="stretch")
     name = st.selectbox("Delete a person", list(people), index=None, placeholder="Choose a person",
                         key="forget_person")
     st.button("Delete person", icon=":material/person_remove:", disabled=name is None,

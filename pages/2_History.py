@@ -77,9 +77,9 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
                f"{len(observations)} observations · model {info.model or 'none'}")
     if observations:
         stats = charts.person_stats(((o.person, o.emotion) for o in observations), weights)
-        st.dataframe(charts.counts_table(stats), key="history-counts",
-                     column_config={"Score": st.column_config.ProgressColumn(
-                         "Confidence", min_value=0, max_value=100, format="%.0f")})
+        with st.container(key="session-counts"):
+            st.dataframe(charts.counts_table(stats), column_config={"Score": st.column_config.ProgressColumn(
+                "Confidence", min_value=0, max_value=100, format="%.0f")})
         timeline = charts.running_scores(((o.timestamp, o.person, o.emotion) for o in observations), weights)
         left, right = st.columns(2)
         left.altair_chart(charts.score_chart(timeline, "Confidence over the session"), width="stretch")
@@ -118,8 +118,9 @@ def main() -> None:
     if not sessions:
         st.info("No sessions recorded yet. Turn on **Count emotions** on the live page to record one.")
     else:
-        st.dataframe(sessions_table(sessions), hide_index=True, width="stretch", key="sessions-table",
-                     column_config={"Start": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+        with st.container(key="sessions-table"):
+            st.dataframe(sessions_table(sessions), hide_index=True, width="stretch", column_config={
+                "Start": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
         by_id = {info.id: info for info in sessions}
         chosen = st.selectbox("Session", list(by_id), key="history_session",
                               format_func=lambda sid: f"Session {sid} · "

@@ -139,8 +139,13 @@ def flash(kind: str, text: str) -> None:
 
 
 def show_flash() -> None:
-    """Show and forget the queued message, if any."""
+    """Show and forget the queued message, if any.
+
+    The slot exists in every run so that the elements after it keep their place in the page;
+    otherwise a message would shift them and the browser briefly shows the old and new widgets.
+    """
+    slot = st.empty()
     message = st.session_state.pop(FLASH_KEY, None)
     if message is not None:
         kind, text = message
-        getattr(st, kind)(text)
+        getattr(slot, kind)(text)
