@@ -183,6 +183,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     stop_server(app, "main")
 
 
+@pytest.fixture(scope="session")
+def enrollment() -> dict[str, list[Path]]:
+    """Name -> the photos each enrolled person is enrolled from."""
+    return ENROLLMENT
+
+
 @pytest.fixture
 def enrolled(server: AppServer) -> AppServer:
     """`server` with Barack Obama and Joe Biden enrolled (by the enrollment test, or here if it did not run)."""
@@ -238,11 +244,35 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+def save_failure_screenshots(request: pytest.FixtureRequest, contexts: list) -> None:
+    """After a failed test, keep a screenshot of each of its browser tabs in test-artifacts/."""
+    if not request.node.stash.get(_FAILED, False):
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    for n, context in enumerate(contexts):
+        for m, page in enumerate(context.pages):
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}-{n}-{m}.png"), full_page=True)
+            except Exception as exc:  # a crashed tab must not hide the test's own failure
+                print(f"no screenshot of tab {n}-{m}: {exc}")
+
+
 @pytest.fixture
-def open_app(browser_for) -> Iterator[Callable[..., "AppPage"]]:
+def open_app(request: pytest.FixtureRequest, browser_for) -> Iterator[Callable[..., "AppPage"]]:
     """`open_app(server, video, path="")`: a new browser session (context) on the app; closed after the test."""
     from e2e_page import AppPage
-    contexts = []
+    contexts: list = []
 
     def open_page(server: AppServer, video: str, path: str = "") -> AppPage:
         context = browser_for(video).new_context(viewport={"width": 1400, "height": 1000})
@@ -250,5 +280,6 @@ def open_app(browser_for) -> Iterator[Callable[..., "AppPage"]]:
         return AppPage(context.new_page(), server.url).open(path)
 
     yield open_page
+    save_failure_screenshots(request, contexts)
     for context in contexts:
         context.close()

@@ -41,12 +41,23 @@ def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 30.0
         time.sleep(interval)
 
 
-def read_table(table: Locator) -> list[dict[str, str]]:
-    """The rows of an `st.dataframe` as header -> cell text (from the grid's accessible table)."""
-    headers, rows = table.evaluate(
-        """e => [[...e.querySelectorAll('table thead th')].map(c => c.textContent.trim()),
-                 [...e.querySelectorAll('table tbody tr')].map(
-                     r => [...r.querySelectorAll('td, th')].map(c => c.textContent.trim()))]""")
+# st.dataframe draws on a canvas; its grid also renders an accessible (hidden) <table> of the cells.
+_TABLE_JS = """t => t ? [[...t.querySelectorAll('thead th')].map(c => c.textContent.trim()),
+                         [...t.querySelectorAll('tbody tr')].map(
+                             r => [...r.querySelectorAll('td, th')].map(c => c.textContent.trim()))]
+               : [[], []]"""
+_READ_FIGURES = f"""e => ({{
+    text: e.innerText,
+    metrics: [...e.querySelectorAll('[data-testid=stMetric]')].map(m => [
+        m.querySelector('[data-testid=stMetricLabel]').innerText.trim(),
+        m.querySelector('[data-testid=stMetricValue]').innerText.trim()]),
+    table: ({_TABLE_JS})(e.querySelector('[data-testid=stDataFrame] table')),
+}})"""
+
+
+def read_table(dataframe: Locator) -> list[dict[str, str]]:
+    """The rows of an `st.dataframe` as header -> cell text."""
+    headers, rows = dataframe.evaluate(f"e => ({_TABLE_JS})(e.querySelector('table'))")
     return [dict(zip(headers, row)) for row in rows]
 
 
@@ -140,26 +151,22 @@ class AppPage:
         expect(switch).to_be_checked(checked=on)
 
     def figures(self) -> LiveFigures | None:
-        """The live figures now, or None while they are not rendered."""
+        """The live figures now (read in one go), or None while they are not rendered."""
         area = self.page.locator(".st-key-live-stats")
         if area.count() == 0:
             return None
-        metrics = {}
-        for metric in area.get_by_test_id("stMetric").all():
-            label = metric.get_by_test_id("stMetricLabel").inner_text().strip()
-            metrics[label] = metric.get_by_test_id("stMetricValue").inner_text().strip()
-        text = area.inner_text()
-        found = FIGURES_RE.search(text)
-        in_view = re.search(r"In view: (.*)", text)
-        tables = area.get_by_test_id("stDataFrame")
-        rows = read_table(tables.first) if tables.count() else []
+        seen = area.first.evaluate(_READ_FIGURES)
+        found = FIGURES_RE.search(seen["text"])
+        metrics = dict(seen["metrics"])
         if found is None or "Observations" not in metrics:
             return None
+        in_view = re.search(r"In view: (.*)", seen["text"])
+        headers, rows = seen["table"]
         return LiveFigures(
             observations=int(metrics["Observations"]), people_counted=int(metrics["People counted"]),
             overall=metrics.get("Overall confidence", ""), in_view=in_view.group(1) if in_view else "",
             fps=float(found.group(1)), frames=int(found.group(2)),
-            table={next(iter(row.values())): row for row in rows})
+            table={row[0]: dict(zip(headers, row)) for row in rows})
 
     def final_panel(self) -> Locator:
         return self.page.locator(".st-key-final-confidence")
