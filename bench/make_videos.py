@@ -4,7 +4,7 @@
 
 Writes 640x480, 30 fps videos with 1, 3 and 5 real faces moving slowly (face photos composited on
 a plain background), a ground-truth JSON per video (per frame: each face's box and name), a truth
-file for the hamilton clip (every face there is Lin-Manuel Miranda), and `faces.pkl` enrolling
+file for the hamilton clip (every face of the stage shot is Lin-Manuel Miranda), and `faces.pkl` enrolling
 every person from photos that are NOT used in any video.
 """
 
@@ -52,6 +52,7 @@ PEOPLE: dict[str, tuple[str, str | None]] = {
     "eileen_collins": ("Eileen Collins", None),
 }
 HAMILTON_NAME = "Lin-Manuel Miranda"
+HAMILTON_STAGE_END_S = 7.2  # the clip then cuts to the audience: other, unenrolled people
 ENROLL_PER_PERSON = 3
 
 
@@ -191,8 +192,9 @@ def main() -> int:
     print(f"enrolled {len(PEOPLE)} people into {OUT / 'faces.pkl'}")
     for name, placements in VIDEOS.items():
         check_detectable(write_video(name, placements, args.seconds))
-    (OUT / "hamilton.truth.json").write_text(json.dumps({"video": str(HAMILTON), "name": HAMILTON_NAME}))
-    print(f"wrote {OUT / 'hamilton.truth.json'} (every face is {HAMILTON_NAME})")
+    (OUT / "hamilton.truth.json").write_text(json.dumps(
+        {"video": str(HAMILTON), "name": HAMILTON_NAME, "until_s": HAMILTON_STAGE_END_S}))
+    print(f"wrote {OUT / 'hamilton.truth.json'} (every face before {HAMILTON_STAGE_END_S} s is {HAMILTON_NAME})")
     return 0
 
 

@@ -9,6 +9,7 @@ scored against the known identities.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import threading
@@ -27,6 +28,8 @@ from .errors import VideoError
 from .labels import UNKNOWN
 from .recognition import Box, Matcher, detect_faces, encode_faces
 from .registry import Registry
+from .tracking import iou
+from .video import VideoFrame, read_frames
 
 MATCH_IOU = 0.3
 """A detected box and a ground-truth box are the same face when their IoU is at least this."""
@@ -37,42 +40,29 @@ Named = tuple[str, Box]
 
 @dataclass(frozen=True)
 class Truth:
-    """Known identities: per-frame boxes and names, or one name that every face in the video has."""
+    """Known identities: per-frame boxes and names, or one name that every face has (until `until_s`)."""
 
     frames: tuple[tuple[Named, ...], ...] | None = None
     name: str | None = None
+    until_s: float | None = None
 
 
 def load_truth(path: str | Path) -> Truth:
-    """Read a ground-truth JSON: {"frames": [[{"name", "box"}, ...], ...]} or {"name": str}."""
+    """Read a ground-truth JSON: {"frames": [[{"name", "box"}, ...], ...]} or {"name": str, "until_s": s}."""
     try:
         document = json.loads(Path(path).read_text())
         if "frames" in document:
             return Truth(frames=tuple(tuple((face["name"], tuple(int(v) for v in face["box"]))
                                             for face in frame) for frame in document["frames"]))
-        return Truth(name=str(document["name"]))
+        until = document.get("until_s")
+        return Truth(name=str(document["name"]), until_s=None if until is None else float(until))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise VideoError(f"{path}: not a ground-truth file ({exc})") from None
 
 
-def read_frames(path: str | Path, limit: int | None = None) -> tuple[list[np.ndarray], float]:
-    """Decode up to `limit` BGR frames of a video; return them and the video's frame rate."""
-    if not Path(path).is_file():
-        raise VideoError(f"{path}: file not found")
-    capture = cv2.VideoCapture(str(path))
-    try:
-        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-        frames: list[np.ndarray] = []
-        while limit is None or len(frames) < limit:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(frame)
-    finally:
-        capture.release()
-    if not frames:
-        raise VideoError(f"{path}: no frames could be decoded (not a video OpenCV can read)")
-    return frames, float(fps)
+def load_frames(path: str | Path, limit: int | None = None) -> list[VideoFrame]:
+    """Decode the first `limit` frames of a video (all when None) into memory."""
+    return list(itertools.islice(read_frames(path), limit))
 
 
 class StageClock:
@@ -170,35 +160,27 @@ class IdentityScore:
         return self.correct / self.total if self.total else 0.0
 
 
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (top, right, bottom, left) boxes."""
-    height = min(a[2], b[2]) - max(a[0], b[0])
-    width = min(a[1], b[1]) - max(a[3], b[3])
-    if height <= 0 or width <= 0:
-        return 0.0
-    inter = height * width
-    area = lambda box: (box[2] - box[0]) * (box[1] - box[3])  # noqa: E731
-    return inter / float(area(a) + area(b) - inter)
-
-
-def score_identities(truth: Truth, faces: Sequence[Sequence[Named]]) -> IdentityScore:
-    """Score per-frame detections against `truth`.
+def score_identities(truth: Truth, frames: Sequence[VideoFrame], faces: Sequence[Sequence[Named]]) -> IdentityScore:
+    """Score the detections of each frame against `truth`.
 
     With per-frame boxes: accuracy = known faces found and correctly named / known faces; a wrong
     name is a detection named as an enrolled person other than the face it covers (or covering no
-    known face). With one name for the whole video: accuracy = detections with that name /
-    detections; a wrong name is a detection named as anyone else.
+    known face). With one name: accuracy = detections with that name / detections in the frames
+    before `until_s`; a wrong name is a detection named as anyone else.
     """
     correct = total = wrong = 0
     if truth.name is not None:
-        for frame in faces:
-            for name, _ in frame:
+        for frame, found in zip(frames, faces):
+            if truth.until_s is not None and frame.timestamp >= truth.until_s:
+                continue
+            for name, _ in found:
                 total += 1
                 correct += name == truth.name
                 wrong += name not in (truth.name, UNKNOWN)
         return IdentityScore(correct, total, wrong)
     assert truth.frames is not None
-    for known, found in zip(truth.frames, faces):
+    for frame, found in zip(frames, faces):
+        known = truth.frames[frame.index] if frame.index < len(truth.frames) else ()
         total += len(known)
         free = list(found)
         for true_name, true_box in known:
@@ -214,7 +196,7 @@ def score_identities(truth: Truth, faces: Sequence[Sequence[Named]]) -> Identity
     return IdentityScore(correct, total, wrong)
 
 
-def run_naive(frames: Sequence[np.ndarray], registry: Registry, model, tolerance: float) -> PipelineRun:
+def run_naive(frames: Sequence[VideoFrame], registry: Registry, model, tolerance: float) -> PipelineRun:
     """The naive pipeline on every frame: full-frame HOG (upsample=1), encode and classify each face."""
     matcher = Matcher(registry, tolerance)
     clock = StageClock()
@@ -237,20 +219,19 @@ def run_naive(frames: Sequence[np.ndarray], registry: Registry, model, tolerance
             named.append((name, box))
         return tuple(named)
 
-    process(frames[0])  # warm-up, not timed
+    process(frames[0].bgr)  # warm-up, not timed
     clock.totals.clear()
-    run.faces, run.seconds = _timed_loop(frames, process, run.latencies_ms)
+    run.faces, run.seconds = _timed_loop([frame.bgr for frame in frames], process, run.latencies_ms)
     run.stages_s = dict(clock.totals)
     return run
 
 
-def run_ours(frames: Sequence[np.ndarray], fps: float, registry: Registry, model,
-             settings: Settings) -> PipelineRun:
+def run_ours(frames: Sequence[VideoFrame], registry: Registry, model, settings: Settings) -> PipelineRun:
     """Our pipeline: a fresh `FrameAnalyzer` fed every frame with the video's timestamps."""
     from . import recognition
     from .analyzer import FrameAnalyzer
 
-    FrameAnalyzer(registry, model, settings).analyze(frames[0], 0.0)  # warm-up on a separate instance
+    FrameAnalyzer(registry, model, settings).analyze(frames[0].bgr, 0.0)  # warm-up on a separate instance
     analyzer = FrameAnalyzer(registry, model, settings)
     clock = StageClock()
     targets: list[tuple[object, str, str]] = [(recognition, "detect_faces", "detect"),
@@ -258,10 +239,9 @@ def run_ours(frames: Sequence[np.ndarray], fps: float, registry: Registry, model
     if model is not None:
         targets.append((model, "predict", "emotion"))
     run = PipelineRun("ours")
-    timestamps = iter(np.arange(len(frames)) / fps)
 
-    def process(bgr: np.ndarray) -> tuple[Named, ...]:
-        return tuple((face.name, face.box) for face in analyzer.analyze(bgr, float(next(timestamps))))
+    def process(frame: VideoFrame) -> tuple[Named, ...]:
+        return tuple((face.name, face.box) for face in analyzer.analyze(frame.bgr, frame.timestamp))
 
     with clock.instrument(targets):
         run.faces, run.seconds = _timed_loop(frames, process, run.latencies_ms)
@@ -269,7 +249,7 @@ def run_ours(frames: Sequence[np.ndarray], fps: float, registry: Registry, model
     return run
 
 
-def _timed_loop(frames: Sequence[np.ndarray], process: Callable[[np.ndarray], tuple[Named, ...]],
+def _timed_loop(frames: Sequence, process: Callable[..., tuple[Named, ...]],
                 latencies_ms: list[float]) -> tuple[list[tuple[Named, ...]], float]:
     outputs = []
     start = time.perf_counter()
@@ -305,14 +285,12 @@ class BenchmarkResult:
         }
 
 
-def run_benchmark(frames: Sequence[np.ndarray], fps: float, registry: Registry, model, settings: Settings,
+def run_benchmark(frames: Sequence[VideoFrame], registry: Registry, model, settings: Settings,
                   truth: Truth | None = None, baseline: bool = True) -> BenchmarkResult:
     """Run our pipeline and (unless `baseline` is False) the naive one on `frames`, and score them."""
-    if truth is not None and truth.frames is not None:
-        truth = Truth(frames=truth.frames[:len(frames)])
-    ours = run_ours(frames, fps, registry, model, settings)
+    ours = run_ours(frames, registry, model, settings)
     naive = run_naive(frames, registry, model, settings.tolerance) if baseline else None
-    score = (lambda run: None if truth is None or run is None else score_identities(truth, run.faces))
+    score = (lambda run: None if truth is None or run is None else score_identities(truth, frames, run.faces))
     return BenchmarkResult(ours, naive, score(ours), score(naive))
 
 
@@ -332,7 +310,7 @@ class MemoryResult:
         return self.rss_end_mb - self.rss_start_mb
 
 
-def soak(frames: Sequence[np.ndarray], fps: float, registry: Registry, model, settings: Settings,
+def soak(frames: Sequence[VideoFrame], registry: Registry, model, settings: Settings,
          seconds: float, sample_every: float = 10.0,
          progress: Callable[[float, float], None] | None = None) -> MemoryResult:
     """Loop the frames through one `FrameAnalyzer` for `seconds` (continuous timestamps) and track RSS.
@@ -347,15 +325,17 @@ def soak(frames: Sequence[np.ndarray], fps: float, registry: Registry, model, se
     analyzer = FrameAnalyzer(registry, model, settings)
     mb = lambda: process.memory_info().rss / 2**20  # noqa: E731
     count = 0
+    period = frames[-1].timestamp + (frames[-1].timestamp - frames[0].timestamp) / max(len(frames) - 1, 1)
     for frame in frames:
-        analyzer.analyze(frame, count / fps)
+        analyzer.analyze(frame.bgr, frame.timestamp)
         count += 1
     start_rss = mb()
     samples = [(0.0, start_rss)]
     start = time.perf_counter()
     next_sample = sample_every
     while (elapsed := time.perf_counter() - start) < seconds:
-        analyzer.analyze(frames[count % len(frames)], count / fps)
+        loop, index = divmod(count, len(frames))
+        analyzer.analyze(frames[index].bgr, loop * period + frames[index].timestamp)
         count += 1
         if elapsed >= next_sample:
             samples.append((elapsed, mb()))

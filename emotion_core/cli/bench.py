@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
 
 def load_inputs(args: argparse.Namespace):
     """Settings, registry, emotion model (or None) and decoded frames for a bench run."""
-    from ..benchmark import read_frames
+    from ..benchmark import load_frames
     from ..emotions import load_emotion_model
     from ..registry import load_registry
 
@@ -42,22 +42,21 @@ def load_inputs(args: argparse.Namespace):
     registry = load_registry(settings.faces_path)
     model = None if settings.emotion_model == "none" else load_emotion_model(settings.emotion_model,
                                                                              settings.models_dir)
-    frames, fps = read_frames(args.video, args.frames)
-    return settings, registry, model, frames, fps
+    return settings, registry, model, load_frames(args.video, args.frames)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..benchmark import load_truth, run_benchmark
 
     truth = load_truth(args.truth) if args.truth else None
-    settings, registry, model, frames, fps = load_inputs(args)
+    settings, registry, model, frames = load_inputs(args)
     if args.soak is not None:
-        return _soak(args, settings, registry, model, frames, fps)
-    result = run_benchmark(frames, fps, registry, model, settings, truth, baseline=not args.no_baseline)
+        return _soak(args, settings, registry, model, frames)
+    result = run_benchmark(frames, registry, model, settings, truth, baseline=not args.no_baseline)
     if args.json:
         print_json(result.summary())
         return 0
-    print(f"{args.video}: {len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]}, "
+    print(f"{args.video}: {len(frames)} frames of {frames[0].bgr.shape[1]}x{frames[0].bgr.shape[0]}, "
           f"{len(registry.people())} people enrolled, emotion model {model.name if model else 'none'}")
     runs = [(run, score) for run, score in ((result.ours, result.ours_identity),
                                             (result.naive, result.naive_identity)) if run is not None]
@@ -73,14 +72,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _soak(args, settings, registry, model, frames, fps) -> int:
+def _soak(args, settings, registry, model, frames) -> int:
     from ..benchmark import soak
 
     def progress(elapsed: float, rss: float) -> None:
         if not args.json:
             print(f"  {elapsed:6.0f} s  RSS {rss:7.1f} MB", file=sys.stderr, flush=True)
 
-    result = soak(frames, fps, registry, model, settings, args.soak, progress=progress)
+    result = soak(frames, registry, model, settings, args.soak, progress=progress)
     document = {"frames": result.frames, "seconds": round(result.seconds, 1),
                 "fps": round(result.frames / result.seconds, 2) if result.seconds else 0.0,
                 "rss_start_mb": round(result.rss_start_mb, 1), "rss_end_mb": round(result.rss_end_mb, 1),
