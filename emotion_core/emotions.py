@@ -16,7 +16,7 @@ import numpy as np
 from .errors import ModelUnavailableError, SettingsError
 from .images import ImageSource, load_image
 from .labels import LABELS, canonical_label
-from .models import FETCH_HINT, model_path, open_session
+from .models import FETCH_HINT, Progress, fetch_model, model_path, open_session
 
 Box = tuple[int, int, int, int]
 """(top, right, bottom, left), as in `recognition.Box` (not imported: that loads dlib)."""
@@ -167,11 +167,14 @@ class HSEmotionModel:
 BACKEND_CLASSES = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel}
 
 
-def load_emotion_model(choice: str = "auto", models_dir: Path | None = None) -> EmotionModel:
+def load_emotion_model(choice: str = "auto", models_dir: Path | None = None, *,
+                       fetch: bool = False, progress: Progress | None = None) -> EmotionModel:
     """The emotion backend `choice` (auto|hsemotion|faceapi) with weights from `models_dir`.
 
-    `auto` takes hsemotion when its weights are present (and load), else faceapi. Raises
-    ModelUnavailableError whose message says how to get the weights.
+    `auto` takes hsemotion when its weights are present (and load), else faceapi. With `fetch`,
+    an explicitly chosen backend whose weights are missing is fetched first (see
+    `models.fetch_model`; `auto` never fetches). Raises ModelUnavailableError whose message says
+    how to get the weights.
     """
     if choice not in MODEL_CHOICES:
         raise SettingsError(f"emotion model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
@@ -182,6 +185,8 @@ def load_emotion_model(choice: str = "auto", models_dir: Path | None = None) -> 
     failures = []
     for name in names:
         path = model_path(name, models_dir)
+        if path is None and fetch and choice != "auto":
+            path = fetch_model(name, models_dir, progress)
         if path is None:
             continue
         try:

@@ -86,7 +86,9 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 def _load_model(args: argparse.Namespace):
     from ..emotions import load_emotion_model
     settings = settings_from(args)
-    return load_emotion_model(args.model or settings.emotion_model, settings.models_dir)
+    # An explicit --model may fetch missing weights (with progress); auto/settings never do.
+    return load_emotion_model(args.model or settings.emotion_model, settings.models_dir,
+                              fetch=args.model is not None, progress=_progress)
 
 
 def cmd_emotions(args: argparse.Namespace) -> int:

@@ -229,6 +229,12 @@ def test_fetch_offline_fails_with_one_line(tmp_path, no_hsemotion_cache):
         assert len(errors) == 1 and expected in errors[0], result.stderr
         assert "Traceback" not in result.stderr
     assert "enet_b0_8_best_vgaf.onnx into models/" in errors[0]
+    # An explicit --model fetches missing weights first, and fails the same way.
+    result = _offline([sys.executable, "-m", "emotion_core", "emotions", "--model", "hsemotion",
+                       str(YALE / "subject01.happy")], env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "cannot download the hsemotion weights" in error and "enet_b0_8_best_vgaf.onnx" in error
     assert not any((tmp_path / "models").glob("*.onnx"))
 
 
