@@ -176,6 +176,8 @@ def load_emotion_model(choice: str = "auto", models_dir: Path | None = None, *,
     `models.fetch_model`; `auto` never fetches). Raises ModelUnavailableError whose message says
     how to get the weights.
     """
+    if choice == "none":
+        raise SettingsError("emotions are switched off (emotion model 'none'); choose auto, hsemotion or faceapi")
     if choice not in MODEL_CHOICES:
         raise SettingsError(f"emotion model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
     if models_dir is None:
