@@ -7,6 +7,7 @@ Chromium reads that file at launch, so there is one browser per video.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -21,6 +22,8 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 import pytest
+from e2e_page import AppPage
+from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 
 from emotion_core.images import load_image
 from emotion_core.recognition import enroll
@@ -29,6 +32,7 @@ from tests.conftest import FACES, GROUPS, PROJECT_ROOT, photos
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 WIDTH, HEIGHT, FPS = 640, 480, 15
+VIEWPORT = {"width": 1400, "height": 1000}
 SERVER_START_TIMEOUT_S = 90
 
 # Photos used to enroll; the camera is shown other photos of the same people.
@@ -51,7 +55,6 @@ def _only_loopback() -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from playwright.sync_api import expect
     expect.set_options(timeout=30_000)  # the page updates a few times a second; CI machines are slow
 
 
@@ -189,7 +192,7 @@ def enrollment() -> dict[str, list[Path]]:
     return ENROLLMENT
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def enrolled(server: AppServer) -> AppServer:
     """`server` with Barack Obama and Joe Biden enrolled (by the enrollment test, or here if it did not run)."""
     from emotion_core.registry import load_registry
@@ -215,26 +218,37 @@ def astronaut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppSe
 
 @pytest.fixture(scope="session")
 def playwright_driver() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
-def browser_for(playwright_driver, videos: dict[str, Path]) -> Iterator[Callable[[str], object]]:
-    """`browser_for(video_name)`: a headless Chromium whose fake camera plays that video."""
-    browsers: dict[str, object] = {}
+class Browsers:
+    """Headless Chromiums, one per fake-camera video, launched on first use."""
 
-    def launch(video: str):
-        if video not in browsers:
-            browsers[video] = playwright_driver.chromium.launch(
+    def __init__(self, driver, videos: dict[str, Path]) -> None:
+        self.driver, self.videos = driver, videos
+        self.browsers: dict[str, Browser] = {}
+
+    def new_context(self, video: str) -> BrowserContext:
+        """A fresh browser session (own cookies, so its own Streamlit session) seeing `video`."""
+        if video not in self.browsers:
+            self.browsers[video] = self.driver.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True,
-                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={videos[video]}"])
-        return browsers[video]
+                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={self.videos[video]}"])
+        return self.browsers[video].new_context(viewport=VIEWPORT)
 
-    yield launch
-    for browser in browsers.values():
-        browser.close()
+    def close(self) -> None:
+        for browser in self.browsers.values():
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser_for(pytestconfig: pytest.Config, playwright_driver, videos: dict[str, Path]) -> Iterator[Browsers]:
+    """`browser_for.new_context(video_name)`: a browser session whose fake camera plays that video."""
+    browsers = Browsers(playwright_driver, videos)
+    pytestconfig.stash[_BROWSERS] = browsers
+    yield browsers
+    browsers.close()
 
 
 @pytest.fixture(scope="session")
@@ -244,42 +258,54 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+_BROWSERS = pytest.StashKey["Browsers"]()
+_METRICS = pytest.StashKey[dict]()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """After a failed test (its tabs still open), keep a screenshot of every tab in test-artifacts/."""
     report = yield
-    if report.when == "call":
-        item.stash[_FAILED] = report.failed
+    browsers = item.config.stash.get(_BROWSERS, None)
+    if report.when == "call" and report.failed and browsers is not None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for video, browser in browsers.browsers.items():
+            for n, context in enumerate(browser.contexts):
+                for m, page in enumerate(context.pages):
+                    try:
+                        page.screenshot(path=str(ARTIFACTS / f"failed-{item.name}-{video}-{n}-{m}.png"),
+                                        full_page=True)
+                    except Exception as exc:  # a crashed tab must not hide the test's own failure
+                        print(f"no screenshot of tab {video}-{n}-{m}: {exc}")
     return report
 
 
-_FAILED = pytest.StashKey[bool]()
-
-
-def save_failure_screenshots(request: pytest.FixtureRequest, contexts: list) -> None:
-    """After a failed test, keep a screenshot of each of its browser tabs in test-artifacts/."""
-    if not request.node.stash.get(_FAILED, False):
-        return
-    ARTIFACTS.mkdir(exist_ok=True)
-    for n, context in enumerate(contexts):
-        for m, page in enumerate(context.pages):
-            try:
-                page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}-{n}-{m}.png"), full_page=True)
-            except Exception as exc:  # a crashed tab must not hide the test's own failure
-                print(f"no screenshot of tab {n}-{m}: {exc}")
-
-
 @pytest.fixture
-def open_app(request: pytest.FixtureRequest, browser_for) -> Iterator[Callable[..., "AppPage"]]:
+def open_app(browser_for) -> Iterator[Callable[..., "AppPage"]]:
     """`open_app(server, video, path="")`: a new browser session (context) on the app; closed after the test."""
-    from e2e_page import AppPage
     contexts: list = []
 
-    def open_page(server: AppServer, video: str, path: str = "") -> AppPage:
-        context = browser_for(video).new_context(viewport={"width": 1400, "height": 1000})
+    def open_page(server: AppServer, video: str, path: str = "") -> "AppPage":
+        context = browser_for.new_context(video)
         contexts.append(context)
         return AppPage(context.new_page(), server.url).open(path)
 
     yield open_page
-    save_failure_screenshots(request, contexts)
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def metrics(pytestconfig: pytest.Config) -> dict:
+    """Measured figures (not asserted): printed after the run and saved to test-artifacts/e2e-metrics.json."""
+    return pytestconfig.stash.setdefault(_METRICS, {})
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    measured = config.stash.get(_METRICS, {})
+    if measured:
+        terminalreporter.section("e2e measurements")
+        for key, value in measured.items():
+            terminalreporter.write_line(f"{key}: {value}")
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "e2e-metrics.json").write_text(json.dumps(measured, indent=2))

@@ -11,9 +11,11 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 from playwright.sync_api import FrameLocator, Locator, Page, expect
+
+from emotion_core.labels import LABELS
 
 T = TypeVar("T")
 
@@ -61,6 +63,12 @@ def read_table(dataframe: Locator) -> list[dict[str, str]]:
     return [dict(zip(headers, row)) for row in rows]
 
 
+def table_counts(rows: Iterable[dict[str, str]]) -> dict[str, dict[str, int]]:
+    """Person -> emotion -> count from the rows of a counts table (first column: the person)."""
+    return {next(iter(row.values())): {label: int(row[label]) for label in LABELS if label in row}
+            for row in rows}
+
+
 @dataclass(frozen=True)
 class LiveFigures:
     """What the live page's figures area shows at one moment."""
@@ -74,10 +82,8 @@ class LiveFigures:
     table: dict[str, dict[str, str]]  # person -> column -> cell text
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Person -> emotion -> count, for the emotion columns of the table."""
-        skip = {"Person", "", "Total", "Confidence", "Score"}
-        return {person: {column: int(value) for column, value in row.items() if column not in skip}
-                for person, row in self.table.items()}
+        """Person -> emotion -> count, from the live table."""
+        return table_counts(self.table.values())
 
 
 class AppPage:
@@ -107,12 +113,18 @@ class AppPage:
     def go_to(self, title: str) -> None:
         """Follow the sidebar navigation link `title` (same browser session)."""
         self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-        expect(self.page.get_by_role("heading", level=1).first).to_contain_text(
-            title if title != "app" else "Live", timeout=LOAD_TIMEOUT_MS)
+        expect(self.page.get_by_role("heading", level=1).first).to_contain_text(title, timeout=LOAD_TIMEOUT_MS)
         self.wait_loaded()
 
     def screenshot(self, path: Path) -> None:
-        self.page.screenshot(path=str(path), full_page=True)
+        """Screenshot of the whole page (Streamlit scrolls inside its main area, so grow the viewport)."""
+        size = self.page.viewport_size
+        height = self.page.get_by_test_id("stMain").evaluate("e => e.scrollHeight")
+        self.page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+        try:
+            self.page.screenshot(path=str(path))
+        finally:
+            self.page.set_viewport_size(size)
 
     # ------------------------------------------------------------ camera
     @property
