@@ -1,4 +1,5 @@
-"""Live page: the camera with overlays, counting controls, the live table and charts, final scores."""
+"""The app: page navigation, and the live page (camera with overlays, counting controls, live
+table and charts, final scores)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,7 @@ from ui import charts, resources
 from ui.camera import camera, make_frame_callback
 from ui.widgets import COUNT_KEY, delete_all_records, page_setup, privacy_notice, store_error
 
-REFRESH_S = 0.5
-"""How often the live figures are redrawn while the camera runs."""
+REFRESH_S = 0.5  # seconds between redraws of the live figures while the camera runs
 PREFS_KEY = "_ec_prefs"
 LIVE_STATS_KEY = "live-stats"
 
@@ -119,7 +119,7 @@ def faces_in_view(snapshot: Snapshot) -> str:
     return ", ".join(parts) if parts else "nobody"
 
 
-def live_stats(session: LiveSession) -> None:
+def live_stats(session: LiveSession, playing: bool) -> None:
     """The live figures; redrawn on a timer while the camera runs."""
     snapshot = session.snapshot()
     with st.container(key=LIVE_STATS_KEY):
@@ -127,8 +127,8 @@ def live_stats(session: LiveSession) -> None:
         overall.metric("Overall confidence", score_text(snapshot.overall_score))
         people.metric("People counted", len(snapshot.people))
         observations.metric("Observations", snapshot.total)
-        view.markdown(f"In view: {faces_in_view(snapshot)}")
-        view.caption(f"{snapshot.fps:.1f} fps processed · {snapshot.frames} frames")
+        view.markdown(f"In view: {faces_in_view(snapshot) if playing else 'nobody (camera off)'}")
+        view.caption(f"{snapshot.fps if playing else 0.0:.1f} fps processed · {snapshot.frames} frames")
         if snapshot.store_error:
             st.warning(f"Observations are kept in memory until the database accepts them again: "
                        f"{snapshot.store_error}")
@@ -147,7 +147,7 @@ def live_stats(session: LiveSession) -> None:
             right.altair_chart(charts.score_chart(snapshot.timeline), width="stretch")
 
 
-def main() -> None:
+def live_page() -> None:
     page_setup("Live", ":material/videocam:")
     returning = resources.enter_page("live") not in (None, "live")
     config = resources.settings()
@@ -186,8 +186,14 @@ def main() -> None:
             st.page_link("pages/1_Enroll.py", label="Enroll a person", icon=":material/arrow_forward:")
     with video:
         ctx = camera(config, make_frame_callback(parts.analyzer, parts.session), returning=returning)
-    st.fragment(live_stats, run_every=REFRESH_S if ctx.state.playing else None)(parts.session)
+    playing = ctx.state.playing
+    st.fragment(live_stats, run_every=REFRESH_S if playing else None)(parts.session, playing)
     privacy_notice(config)
 
 
-main()
+# The navigation names the pages (without it the live page would be listed as "app").
+st.navigation([
+    st.Page(live_page, title="Live", icon=":material/videocam:", default=True),
+    st.Page("pages/1_Enroll.py", title="Enroll", icon=":material/person_add:"),
+    st.Page("pages/2_History.py", title="History", icon=":material/history:"),
+]).run()
