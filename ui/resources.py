@@ -7,6 +7,7 @@ next run). Each browser session owns one `FrameAnalyzer` + `LiveSession` in `st.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,8 +108,10 @@ def live_parts(config: Settings, people: Registry, model: ModelState,
     """This browser session's live objects, created on first use and kept up to date."""
     parts: LiveParts | None = st.session_state.get(LIVE_KEY)
     if parts is None:
-        parts = LiveParts(FrameAnalyzer(people, model.model, config),
-                          LiveSession(config, log, model_name=model.name), people, model.model)
+        session = LiveSession(config, log, model_name=model.name)
+        parts = LiveParts(FrameAnalyzer(people, model.model, config), session, people, model.model)
+        # When Streamlit drops the browser session (tab closed), a running count is ended and saved.
+        weakref.finalize(parts, session.close)
         st.session_state[LIVE_KEY] = parts
     elif parts.model is not model.model:
         # A model fetched while the app runs: new analyzer (tracks restart), same counts.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import streamlit_webrtc.component
 from streamlit_webrtc.component import WebRtcStreamerState
 
@@ -175,3 +177,13 @@ def test_returning_from_another_page_resets_the_camera(page):
     assert not at.exception
     # The frontend remounted with a fresh START button: the old stream state must be gone.
     assert not at.session_state[CAMERA_KEY].state.playing
+
+
+def test_closing_the_browser_session_ends_a_running_count(page):
+    at = page(APP)
+    at.toggle(key="count_emotions").set_value(True).run()
+    assert app_log().sessions()[0].ended_at is None
+    del at
+    gc.collect()  # Streamlit drops a closed session's state; its live objects go with it
+    [session] = app_log().sessions()
+    assert session.ended_at is not None and session.final is not None
