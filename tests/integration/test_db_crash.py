@@ -13,7 +13,7 @@ import time
 from conftest import HAMILTON, PROJECT_ROOT, photos
 from emotion_core.config import Settings
 from emotion_core.recognition import enroll
-from emotion_core.store import EmotionLog
+from emotion_core.store import EmotionLog, Observation
 
 COUNT_BEFORE_KILL_S = 8.0
 MAY_LOSE_S = 3.0  # the writer stores queued rows every 0.5 s; allow for a loaded machine
@@ -25,7 +25,7 @@ COUNTER = """
     from emotion_core.emotions import load_emotion_model
     from emotion_core.live import LiveSession
     from emotion_core.registry import load_registry
-    from emotion_core.store import EmotionLog
+    from emotion_core.store import EmotionLog, Observation
     from emotion_core.video import read_frames
     faces, db_url, video = sys.argv[1:4]
     settings = load_settings({}, faces_path=faces, db_url=db_url)
@@ -87,5 +87,22 @@ def test_kill_9_while_counting_loses_at_most_the_last_seconds(tmp_path):
         assert info.observations == stored and "Lin-Manuel Miranda" in info.people
         assert log.start_session(time.time(), "faceapi", {}) != info.id and log.flush(10)
         assert len(log.sessions()) == 2 and log.last_error is None
+    finally:
+        log.close()
+
+
+def test_rows_queued_while_a_batch_is_being_written_are_never_lost(tmp_path):
+    """The frame thread queues rows at any moment, also while the writer thread stores a batch."""
+    log = EmotionLog(f"sqlite:///{tmp_path / 'emotions.db'}")
+    try:
+        session = log.start_session(time.time(), None, {})
+        queued = 0
+        end = time.monotonic() + 4.0
+        while time.monotonic() < end:
+            log.add_observations(session, [Observation(time.time(), "Ann", "Happy", 0.9)])
+            queued += 1
+            time.sleep(0.0005)
+        assert log.flush(30)
+        assert len(log.observations(session)) == queued
     finally:
         log.close()
