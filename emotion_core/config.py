@@ -30,6 +30,12 @@ WEIGHT_RANGE = (-2.0, 2.0)
 TOLERANCE_RANGE = (0.2, 0.8)
 SAMPLE_PERIOD_RANGE = (0.05, 60.0)
 EMOTION_MODELS = ("auto", "hsemotion", "faceapi", "none")
+ANALYSIS_RANGES = {
+    "detect_width": (64, 4096), "detect_upsample": (0, 2), "identity_votes": (1, 15),
+    "track_grace_s": (0.0, 60.0), "identity_recheck_s": (0.1, 600.0), "unknown_recheck_s": (0.05, 600.0),
+    "emotion_window_s": (0.0, 60.0),
+}
+INTEGER_SETTINGS = ("detect_width", "detect_upsample", "identity_votes")
 
 ENV = {
     "faces_path": "EMOTION_FACES",
@@ -94,6 +100,11 @@ class Settings:
         if not isinstance(self.db_url, str) or "://" not in self.db_url:
             raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
         object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))
+        for name, (low, high) in ANALYSIS_RANGES.items():
+            value = _in_range(name, getattr(self, name), low, high)
+            if name in INTEGER_SETTINGS and not value.is_integer():
+                raise SettingsError(f"{name} must be a whole number, not {getattr(self, name)!r}")
+            object.__setattr__(self, name, int(value) if name in INTEGER_SETTINGS else value)
 
     def replace(self, **changes: Any) -> "Settings":
         """Return a copy with `changes` applied and validated."""
