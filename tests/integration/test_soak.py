@@ -109,6 +109,14 @@ def test_soak(tmp_path, caplog):
     elapsed = time.monotonic() - started
     rss_end = rss_mb()
 
+    total = sum(final.total for final in finals)
+    figures = {"seconds": round(elapsed, 1), "frames": frames, "fps": round(frames / elapsed, 2),
+               "faces": faces_seen, "counting_periods": len(finals), "observations": total,
+               "snapshots": snapshots[0], "rss_start_mb": round(rss_start, 1), "rss_after_warm_up_mb": round(rss_warm, 1),
+               "rss_end_mb": round(rss_end, 1), "rss_peak_mb": round(rss_peak, 1),
+               "growth_after_warm_up_mb": round(rss_end - rss_warm, 1)}
+    print("\nsoak figures:", json.dumps(figures))
+    assert rss_end - rss_warm < MAX_GROWTH_MB, figures
     # Counts of every counting period equal what the database holds for its session.
     stored = {info.id: info for info in log.sessions()}
     assert len(finals) >= 2 and len(stored) == len(finals)
@@ -118,16 +126,7 @@ def test_soak(tmp_path, caplog):
         in_memory = Counter({(p.name, label): n for p in final.people for label, n in p.counts.items() if n})
         assert in_db == in_memory, final.session_id
         assert stored[final.session_id].final["total"] == final.total == sum(in_db.values())
-    total = sum(final.total for final in finals)
     assert total > 0 and PERSON in {p.name for final in finals for p in final.people}
     log.close()
-
-    figures = {"seconds": round(elapsed, 1), "frames": frames, "fps": round(frames / elapsed, 2),
-               "faces": faces_seen, "counting_periods": len(finals), "observations": total,
-               "snapshots": snapshots[0], "rss_start_mb": round(rss_start, 1), "rss_after_warm_up_mb": round(rss_warm, 1),
-               "rss_end_mb": round(rss_end, 1), "rss_peak_mb": round(rss_peak, 1),
-               "growth_after_warm_up_mb": round(rss_end - rss_warm, 1)}
-    print("\nsoak figures:", json.dumps(figures))
-    assert rss_end - rss_warm < MAX_GROWTH_MB, figures
     # People's names never reach logs above debug level.
     assert not [r for r in caplog.records if r.levelno > logging.DEBUG and PERSON in r.getMessage()]
