@@ -135,9 +135,11 @@ class FrameAnalyzer:
             pen.rectangle((left, top, right, bottom), outline=colour, width=2)
             text = face.name if face.emotion is None else f"{face.name} · {face.emotion} {face.probability:.0%}"
             x0, y0, x1, y1 = pen.textbbox((0, 0), text, font=font)
+            # Above the box, or below it at the top edge; shifted left rather than cut at the right edge.
             y = top - (y1 - y0) - 6 if top - (y1 - y0) - 6 >= 0 else bottom + 2
-            pen.rectangle((left, y, left + x1 + 6, y + y1 + 4), fill=colour)
-            pen.text((left + 3, y + 2), text, font=font, fill=(255, 255, 255))
+            x = max(0, min(left, image.width - x1 - 6))
+            pen.rectangle((x, y, x + x1 + 6, y + y1 + 4), fill=colour)
+            pen.text((x + 3, y + 2), text, font=font, fill=(255, 255, 255))
         return np.asarray(image).copy()
 
     def set_registry(self, registry: Registry) -> None:
