@@ -201,3 +201,14 @@ def test_a_bad_url_is_a_store_error():
         EmotionLog("not a url")
     with pytest.raises(StoreError):
         EmotionLog("nosuchdialect://x")
+
+
+def test_the_schema_compiles_for_postgresql():
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateTable
+
+    from emotion_core.store import metadata
+    ddl = "\n".join(str(CreateTable(table).compile(dialect=postgresql.dialect()))
+                    for table in metadata.sorted_tables)
+    assert "BIGSERIAL" in ddl and "DOUBLE PRECISION" in ddl and "JSON" in ddl
+    assert "REFERENCES sessions (id) ON DELETE CASCADE" in ddl
