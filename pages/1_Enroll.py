@@ -24,7 +24,10 @@ def enroll_form(config: Settings) -> None:
     upload, snapshot = st.tabs([":material/upload: Upload photos", ":material/photo_camera: Take a snapshot"])
     files = upload.file_uploader("Photos with exactly one face each", type=IMAGE_TYPES,
                                  accept_multiple_files=True, key=f"enroll_files_{generation}")
-    shot = snapshot.camera_input("Snapshot", key=f"enroll_camera_{generation}")
+    # Rendering camera_input asks for the camera at once, so it waits until the user wants it.
+    shot = None
+    if snapshot.toggle("Use the camera", key=f"enroll_use_camera_{generation}"):
+        shot = snapshot.camera_input("Snapshot", key=f"enroll_camera_{generation}")
     force = st.checkbox("Enroll even if the face matches another enrolled person",
                         key=f"enroll_force_{generation}")
     if not st.button("Enroll", type="primary", icon=":material/person_add:", key="enroll_submit"):

@@ -46,6 +46,8 @@ def test_enroll_from_several_uploads(page, faces_path):
 def test_enroll_from_a_camera_snapshot(page, faces_path):
     at = page(ENROLL)
     at.text_input[0].set_value("Eileen Collins")
+    assert at.camera_input == [], "the camera is only asked for on request"
+    at.toggle[0].set_value(True).run()
     # A camera snapshot is a JPEG; make one from the astronaut photo.
     snapshot = io.BytesIO()
     Image.open(photos("eileen_collins")[0]).convert("RGB").save(snapshot, "JPEG")
