@@ -87,3 +87,28 @@ def test_one_bad_image_among_good_ones_refuses_the_whole_enrollment(cases, biden
     identify = cli("identify", "--json", photos("barack_obama")[0], cases["text file named .jpg"].path,
                    faces=biden_only)
     assert_bad_input(identify, "not an image")  # no half-printed JSON document either
+
+
+def _zero_frame_video(path: Path) -> Path:
+    """A well-formed AVI container holding no frame at all."""
+    import cv2
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 64))
+    writer.release()
+    assert path.stat().st_size > 0
+    return path
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("missing", "file not found"), ("text", "not a video"), ("empty", "not a video"),
+    ("zero frames", "has no frames"), ("directory", "not a file"),
+])
+def test_analyze_refuses_bad_videos(tmp_path, kind, reason):
+    path = {"missing": tmp_path / "missing.mp4", "text": tmp_path / "notes.mp4", "empty": tmp_path / "empty.mp4",
+            "directory": tmp_path}.get(kind)
+    if kind == "text":
+        path.write_text("not a video\n")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "zero frames":
+        path = _zero_frame_video(tmp_path / "zero.avi")
+    assert_bad_input(cli("analyze", path, "--json", faces=tmp_path / "faces.pkl"), reason)
