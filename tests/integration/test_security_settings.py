@@ -14,7 +14,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import psutil
 import pytest
@@ -57,27 +59,29 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """`streamlit run app.py` with only the project's config (no address given on the command line)."""
+@contextmanager
+def app_server(tmp_path: Path, *options: str) -> Iterator[tuple[subprocess.Popen, int, str]]:
+    """`streamlit run app.py` with only the project's config (no address on the command line) plus
+    `options`, a temporary registry and database; yields (process, port, base URL) once healthy."""
     port = _free_port()
     env = _clean_env(tmp_path, EMOTION_FACES=str(tmp_path / "faces.pkl"),
                      EMOTION_DB_URL=f"sqlite:///{tmp_path / 'emotions.db'}")
-    log = (tmp_path / "streamlit.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-                               cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log_path = tmp_path / "streamlit.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                    *options], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
-            assert process.poll() is None, (tmp_path / "streamlit.log").read_text()
+            assert process.poll() is None, log_path.read_text()
             try:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as response:
                     if response.status == 200:
                         break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, (tmp_path / "streamlit.log").read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.5)
         yield process, port, base
     finally:
@@ -87,7 +91,12 @@ def server(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    with app_server(tmp_path) as running:
+        yield running
 
 
 def test_real_server_listens_on_loopback_only_and_refuses_uploads_without_xsrf_token(server):
