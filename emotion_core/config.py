@@ -76,11 +76,12 @@ class Settings:
     detect_upsample: int = 1
     # A track unseen for longer than this (seconds) ends.
     track_grace_s: float = 1.0
-    # Recognitions a new track's identity is voted from, and seconds between re-checks (sooner
-    # while the track is Unknown: a face turning towards the camera is often Unknown at first).
+    # Recognitions a new track's identity is voted from, and seconds between re-checks. An Unknown
+    # track is re-checked after unknown_recheck_s, then after twice as long each time it stays
+    # Unknown (a face turning towards the camera is often Unknown at first).
     identity_votes: int = 3
     identity_recheck_s: float = 2.0
-    unknown_recheck_s: float = 0.5
+    unknown_recheck_s: float = 0.25
     # Emotion probabilities are averaged over this many seconds per track.
     emotion_window_s: float = 1.0
     # Largest image accepted from a user, in pixels (decompression-bomb guard).

@@ -1,8 +1,8 @@
 """Face tracks across frames: IoU association, identity by majority vote, emotion smoothing.
 
 A track's identity comes from its first `votes` recognitions (majority vote) and is re-checked
-every `recheck_s` seconds; a re-check that disagrees starts a new vote, so a different person
-stepping into the same place is noticed. A track unseen for longer than `grace_s` ends.
+every `recheck_s` seconds (an Unknown track sooner, backing off); a re-check that disagrees
+starts a new vote, so a different person stepping into the same place is noticed. A track unseen for longer than `grace_s` ends.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Track:
     established: bool = False                       # `votes` reached its full length since the last reset
     confirmed: bool = False                         # an identity was established since the registry changed
     checked_at: float | None = None                 # time of the last recognition
+    confirmations: int = 0                          # re-checks in a row that agreed with `name`
     name: str = UNKNOWN
     distance: float | None = None
     emotions: deque = field(default_factory=deque)  # (timestamp, probabilities)
@@ -48,13 +49,21 @@ class Track:
         """Whether this track needs a recognition now (still voting, or a re-check is due)."""
         if not self.established or self.checked_at is None:
             return True
-        return now - self.checked_at >= (unknown_recheck_s if self.name == UNKNOWN else recheck_s)
+        interval = recheck_s
+        if self.name == UNKNOWN:
+            # A face turning towards the camera is often Unknown at first: check again soon, then
+            # back off so a stranger who stays costs no more than anyone else.
+            interval = min(recheck_s, unknown_recheck_s * 2 ** self.confirmations)
+        return now - self.checked_at >= interval
 
     def add_vote(self, nearest: str | None, distance: float | None, now: float, tolerance: float) -> None:
         """Record one recognition: the nearest enrolled name and its distance."""
-        if self.established and _label(nearest, distance, tolerance) != self.name:
-            self.votes.clear()
-            self.established = False
+        if self.established:
+            agrees = _label(nearest, distance, tolerance) == self.name
+            self.confirmations = self.confirmations + 1 if agrees else 0
+            if not agrees:
+                self.votes.clear()
+                self.established = False
         self.votes.append((nearest, distance))
         self.checked_at = now
         if len(self.votes) == self.votes.maxlen:
@@ -81,6 +90,7 @@ class Track:
         self.votes.clear()
         self.established = self.confirmed = False
         self.checked_at = None
+        self.confirmations = 0
 
     def add_emotions(self, timestamp: float, probabilities: np.ndarray, window_s: float) -> np.ndarray:
         """Add one frame's probabilities and return their mean over the last `window_s` seconds."""

@@ -116,3 +116,19 @@ def test_emotions_are_averaged_over_the_time_window():
     assert track.add_emotions(0.5, sad, window_s=1.0) == pytest.approx([0.5, 0.5])
     # At 1.6 s the first sample is older than the window.
     assert track.add_emotions(1.6, sad, window_s=1.0) == pytest.approx([0.0, 1.0])
+
+
+def test_unknown_rechecks_back_off_while_the_face_stays_unknown():
+    tracker = Tracker(grace_s=1.0, votes=3)
+    (track,) = tracker.update([FACE_A], 0.0)
+    for t in (0.0, 0.03, 0.06):
+        track.add_vote(None, None, t, tolerance=0.5)
+    checks = []
+    for step in range(7, 1200):   # every 1/100 s, as exact as binary fractions allow
+        now = step / 100
+        if track.identity_due(now + 1e-9, 2.0, 0.25):
+            checks.append(now)
+            track.add_vote(None, None, now, tolerance=0.5)
+    gaps = [round(b - a, 2) for a, b in zip([0.06] + checks, checks)]
+    assert gaps[:5] == [0.25, 0.5, 1.0, 2.0, 2.0]
+    assert track.name == UNKNOWN
