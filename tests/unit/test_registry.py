@@ -8,7 +8,6 @@ import pickle
 import subprocess
 import sys
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
