@@ -130,11 +130,8 @@ class EmotionLog:
         if not rows:
             return
         with self._cond:
-            last = self._pending[-1] if self._pending else None
-            if isinstance(last, _Rows) and last.key == session_id:
-                last.rows.extend(rows)
-            else:
-                self._pending.append(_Rows(session_id, list(rows)))
+            # Always a new entry: an earlier one may be in the batch the writer is storing right now.
+            self._pending.append(_Rows(session_id, list(rows)))
             self._cond.notify_all()
 
     def end_session(self, session_id: int, ended_at: float, final: Mapping[str, Any]) -> None:
