@@ -82,17 +82,19 @@ def _prepare_context(key: str, returning: bool) -> None:
     """Neutralise streamlit-webrtc 0.79.0's orphaned-context check, keeping its purpose.
 
     `_get_or_create_context` resets the context (stopping the worker) when the session's
-    `script_run_count` exceeds the count at the last render by more than one. Streamlit increments
-    that count on the event-loop thread when a run's "finished" message is sent, which can lag
-    behind the script thread: during the burst of reruns around START one run may stamp a stale
-    (low) count and the next read the current one, so the check fires although the component was
-    rendered in every run, and the freshly connected stream dies right after ICE completes (6 of
-    21 STARTs in ../shared/README.md's measurements). The check exists for one case only: the user left this page
-    and came back, so the frontend remounted with fresh state. We know that case exactly
-    (`returning`, from our own page bookkeeping) and reset then with the library's own
-    `_reset_context`; otherwise clearing `_last_rendered_run_count` skips the racy comparison
-    (the library stamps it again during the call). Only one webrtc component exists per page, so
-    the other case the check covers (several components) does not arise.
+    `script_run_count` exceeds the count at the last render by more than one. Streamlit
+    increments that count on the event-loop thread when a run's "finished" message is sent, which
+    can lag behind the script thread: during the burst of reruns around START one run may stamp a
+    stale (low) count and the next read the current one, so the check fires although the
+    component was rendered in every run, and the freshly connected stream dies right after ICE
+    completes (6 of 21 STARTs in ../shared/README.md's measurements).
+
+    The check exists for one case: the user left this page and came back, so the frontend
+    remounted with fresh state. We know that case exactly (`returning`, from our own page
+    bookkeeping) and reset then with the library's own `_reset_context`; otherwise clearing
+    `_last_rendered_run_count` skips the racy comparison (the library stamps it again during the
+    call). The check's other use, several webrtc components on one page, does not arise: each
+    page has at most one.
     """
     context = st.session_state.get(key)
     if context is None:
