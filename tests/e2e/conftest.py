@@ -31,7 +31,9 @@ from tests.conftest import FACES, GROUPS, PROJECT_ROOT, photos
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-WIDTH, HEIGHT, FPS = 640, 480, 15
+# A webcam-like 10 fps (the app processes 1-3 fps of it on 2 cores); 2 fps where two streams run at
+# once or the camera restarts often, so that the server's WebRTC event loop keeps some CPU.
+WIDTH, HEIGHT, FPS, LOW_FPS = 640, 480, 10, 2
 VIEWPORT = {"width": 1400, "height": 1000}
 SERVER_START_TIMEOUT_S = 90
 
@@ -102,7 +104,7 @@ def write_y4m(path: Path, scenes: Sequence[tuple[np.ndarray, int]], fps: int = F
 @pytest.fixture(scope="session")
 def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Fake-camera videos: `two_people` (Obama and Biden in one photo), `obama` (his photos not
-    used for enrollment, two seconds each), `astronaut` (the only one for README screenshots)."""
+    used for enrollment, two seconds each, at LOW_FPS), `astronaut` (the only one for README screenshots)."""
     folder = tmp_path_factory.mktemp("videos")
     enrolled = {path for paths in ENROLLMENT.values() for path in paths}
     obama = [p for p in photos("barack_obama") if p not in enrolled]
@@ -110,7 +112,8 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "two_people": write_y4m(folder / "two_people.y4m",
                                 [(letterbox(load_image(GROUPS / "fr__two_people.jpg")), FPS)]),
-        "obama": write_y4m(folder / "obama.y4m", [(letterbox(load_image(p)), 2 * FPS) for p in obama]),
+        "obama": write_y4m(folder / "obama.y4m", [(letterbox(load_image(p)), 2 * LOW_FPS) for p in obama],
+                           fps=LOW_FPS),
         "astronaut": write_y4m(folder / "astronaut.y4m", [(letterbox(load_image(ASTRONAUT_PHOTO)), FPS)]),
     }
 
@@ -204,6 +207,12 @@ def enrolled(server: AppServer) -> AppServer:
 
 
 @pytest.fixture(scope="session")
+def astronaut() -> str:
+    """The name Eileen Collins is enrolled under on `astronaut_server`."""
+    return ASTRONAUT
+
+
+@pytest.fixture(scope="session")
 def astronaut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """The app with only Eileen Collins enrolled, through the command line."""
     folder = tmp_path_factory.mktemp("astronaut")
@@ -228,6 +237,7 @@ class Browsers:
     def __init__(self, driver, videos: dict[str, Path]) -> None:
         self.driver, self.videos = driver, videos
         self.browsers: dict[str, Browser] = {}
+        self.console: dict[BrowserContext, list[str]] = {}  # browser console lines, for failure reports
 
     def new_context(self, video: str) -> BrowserContext:
         """A fresh browser session (own cookies, so its own Streamlit session) seeing `video`."""
@@ -235,7 +245,11 @@ class Browsers:
             self.browsers[video] = self.driver.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True,
                 args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={self.videos[video]}"])
-        return self.browsers[video].new_context(viewport=VIEWPORT)
+        context = self.browsers[video].new_context(viewport=VIEWPORT)
+        lines = self.console[context] = []
+        context.on("console", lambda message: lines.append(
+            f"{time.strftime('%H:%M:%S')} {message.type}: {message.text}"))
+        return context
 
     def close(self) -> None:
         for browser in self.browsers.values():
@@ -271,6 +285,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         ARTIFACTS.mkdir(exist_ok=True)
         for video, browser in browsers.browsers.items():
             for n, context in enumerate(browser.contexts):
+                (ARTIFACTS / f"failed-{item.name}-{video}-{n}-console.txt").write_text(
+                    "\n".join(browsers.console.get(context, [])))
                 for m, page in enumerate(context.pages):
                     try:
                         page.screenshot(path=str(ARTIFACTS / f"failed-{item.name}-{video}-{n}-{m}.png"),

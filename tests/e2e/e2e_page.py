@@ -26,20 +26,16 @@ START, STOP = re.compile(r"^start$", re.I), re.compile(r"^stop$", re.I)
 FIGURES_RE = re.compile(r"([\d.]+) fps processed · (\d+) frames")
 
 
-def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 30.0,
-             interval: float = 0.25) -> T:
-    """Poll `condition` until it returns something truthy; return it, or fail naming `what`."""
+def wait_until(fetch: Callable[[], T], ok: Callable[[T], bool], what: str, timeout: float = 30.0,
+               interval: float = 0.25) -> T:
+    """Poll `fetch()` until `ok` accepts its value; return that value, or fail naming `what`."""
     deadline = time.monotonic() + timeout
-    last: object = None
     while True:
-        try:
-            last = condition()
-        except AssertionError as exc:
-            last = exc
-        if last and not isinstance(last, AssertionError):
-            return last  # type: ignore[return-value]
+        value = fetch()
+        if ok(value):
+            return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}")
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {value!r}")
         time.sleep(interval)
 
 
@@ -143,10 +139,14 @@ class AppPage:
         self.camera.get_by_role("button", name=STOP).click()
         expect(self.camera.get_by_role("button", name=START)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
 
-    def wait_frames(self, more_than: int, timeout: float = CAMERA_TIMEOUT_S) -> "LiveFigures":
+    def wait_figures(self, ok: Callable[[LiveFigures], bool], what: str,
+                     timeout: float = CAMERA_TIMEOUT_S) -> LiveFigures:
+        """Poll the live figures until `ok` accepts them; return them."""
+        return wait_until(self.figures, lambda f: f is not None and ok(f), what, timeout)
+
+    def wait_frames(self, more_than: int, timeout: float = CAMERA_TIMEOUT_S) -> LiveFigures:
         """Wait until the page reports more than `more_than` processed frames."""
-        return wait_for(lambda: (f := self.figures()) is not None and f.frames > more_than and f,
-                        f"more than {more_than} processed frames", timeout)
+        return self.wait_figures(lambda f: f.frames > more_than, f"more than {more_than} processed frames", timeout)
 
     # ------------------------------------------------------------ counting
     @property

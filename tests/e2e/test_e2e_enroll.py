@@ -1,6 +1,6 @@
 """Scenario 1: enroll Barack Obama and Joe Biden by uploading their photos on the Enroll page."""
 
-from e2e_page import read_table, wait_for
+from e2e_page import read_table, wait_until
 from playwright.sync_api import expect
 
 from emotion_core.registry import load_registry
@@ -23,7 +23,6 @@ def test_enroll_two_people_by_upload(server, open_app, enrollment):
         app.wait_loaded()
 
     expected = {name: str(len(images)) for name, images in enrollment.items()}
-    shown = wait_for(lambda: {row["Person"]: row["Encodings"] for row in read_table(
-        page.locator(".st-key-people-table"))} == expected and expected, "both people in the enrolled list")
-    assert shown == expected
+    wait_until(lambda: {row["Person"]: row["Encodings"] for row in read_table(page.locator(".st-key-people-table"))},
+               lambda shown: shown == expected, "both people in the enrolled list")
     assert load_registry(server.faces_path).people() == {name: len(images) for name, images in enrollment.items()}

@@ -1,0 +1,26 @@
+"""Scenario 6: START/STOP the camera ten times in a row; every START delivers frames.
+
+Guards against streamlit-webrtc 0.79's START race (see ../shared/README.md), which stops the
+server's worker right after the connection is made.
+"""
+
+from e2e_page import wait_until
+from playwright.sync_api import expect
+
+ROUNDS = 10
+FRAMES_PER_START = 5
+
+
+def test_every_start_delivers_frames(enrolled, open_app):
+    app = open_app(enrolled, "obama")
+    frames = app.figures().frames
+    for round_ in range(1, ROUNDS + 1):
+        app.start_camera()
+        frames = app.wait_frames(frames + FRAMES_PER_START).frames
+        # Frames come back from the server too: the returned (annotated) video plays.
+        video = app.camera.locator("video")
+        wait_until(lambda: video.evaluate("v => [v.videoWidth, v.currentTime]"), lambda seen: min(seen) > 0,
+                   f"the returned video to play (START {round_})")
+        app.stop_camera()
+        expect(app.camera.get_by_role("button", name="START", exact=False)).to_be_visible()
+    assert "resetting stale state" not in enrolled.log_text()
