@@ -158,7 +158,7 @@ def test_no_weights_databases_registries_videos_or_big_files_are_tracked():
 def test_the_secret_scan_finds_what_it_looks_for():
     """The patterns above are not vacuous: each catches a sample of its kind."""
     samples = {
-        "private key": "-----BEGIN OPENSSH PRIVATE KEY-----", "AWS access key": "AKIA" + "ABCDEFGHIJKLMNOP",
+        "private key": "-----BEGIN OPENSSH " + "PRIVATE KEY-----", "AWS access key": "AKIA" + "ABCDEFGHIJKLMNOP",
         "GitHub token": "ghp_" + "a" * 36, "Slack token": "xoxb-" + "1234567890-abc",
         "API secret key": "sk-" + "A" * 40, "Google API key": "AIza" + "B" * 35, "npm token": "npm_" + "c" * 36,
         "credentials in a URL": "postgresql://emotion:" + "hunter22" + "@db.internal/emotions",
