@@ -6,7 +6,7 @@
 Inputs: bench/out/faces{1,3,5}.mp4 (ground truth per frame) and the hamilton clip (every face is
 Lin-Manuel Miranda), all with bench/out/faces.pkl. Each run decodes the frames once and times our
 pipeline and the naive one on them in this process; the table gives the median of the runs.
-`--soak` adds a looped run of our pipeline on the 1-face video measuring resident memory.
+`--soak` adds a looped run of our pipeline on the 5-face video measuring resident memory.
 """
 
 from __future__ import annotations
@@ -53,14 +53,20 @@ def median(values: list) -> float | None:
     return statistics.median(values) if values else None
 
 
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline-runs", type=int, default=None, metavar="N",
+                        help="run the (slow) naive pipeline only in the first N runs (default: every run)")
     parser.add_argument("--frames", type=int, default=None, help="first N frames of each input")
     parser.add_argument("--model", default="faceapi", choices=("auto", "hsemotion", "faceapi", "none"))
     parser.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=list(INPUTS))
     parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
-                        help="also loop the 1-face video this long through our pipeline and report memory")
+                        help="also loop the 5-face video this long through our pipeline and report memory")
     args = parser.parse_args()
     if not (OUT / "faces.pkl").is_file():
         parser.exit(2, "bench/out/faces.pkl is missing: run bench/make_videos.py first\n")
@@ -75,43 +81,50 @@ def main() -> int:
     started = time.time()
     for run in range(args.runs):
         for name, (frames, truth) in inputs.items():
-            result = run_benchmark(frames, registry, model, settings, truth)
+            baseline = args.baseline_runs is None or run < args.baseline_runs
+            result = run_benchmark(frames, registry, model, settings, truth, baseline=baseline)
             results[name].append(result)
             summary = result.summary()
             print(f"run {run + 1}/{args.runs} {name}: ours {summary['fps']} fps, naive {summary['baseline_fps']} fps",
                   file=sys.stderr, flush=True)
 
-    print(f"Median of {args.runs} runs, {model.name if model else 'no'} emotion model, "
-          f"{(time.time() - started) / 60:.0f} min.  \nBefore: {before}.  \nAfter: {machine()}.\n")
-    print("| input | faces | frames | ours fps | naive fps | speedup | ours p50 / p95 ms | naive p50 / p95 ms "
-          "| identity ours | identity naive | wrong names ours / naive |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    naive_runs = min(args.runs, args.baseline_runs or args.runs)
+    print(f"Median of {args.runs} runs of ours and {naive_runs} of the naive pipeline, "
+          f"{model.name if model else 'no'} emotion model, {(time.time() - started) / 60:.0f} min.  \n"
+          f"Before: {before}.  \nAfter: {machine()}.\n")
+    print("| input | faces | frames | ours fps | naive fps | speedup | CPU ms/frame ours / naive | CPU speedup "
+          "| ours p50 / p95 ms | naive p50 / p95 ms | identity ours | identity naive | wrong names ours / naive "
+          "| faces found ours / naive |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
-        m = lambda get: median([get(r) for r in runs])  # noqa: E731
-        ours_fps, naive_fps = m(lambda r: r.ours.fps), m(lambda r: r.naive.fps)
-        print(f"| {name} | {INPUTS[name][2]} | {runs[0].ours.frames} | {ours_fps:.1f} | {naive_fps:.1f} "
-              f"| {m(lambda r: r.ours.fps / r.naive.fps):.1f}x "
-              f"| {m(lambda r: r.ours.latency_ms(50)):.0f} / {m(lambda r: r.ours.latency_ms(95)):.0f} "
-              f"| {m(lambda r: r.naive.latency_ms(50)):.0f} / {m(lambda r: r.naive.latency_ms(95)):.0f} "
-              f"| {m(lambda r: r.ours_identity.accuracy):.1%} | {m(lambda r: r.naive_identity.accuracy):.1%} "
-              f"| {m(lambda r: r.ours_identity.wrong):.0f} / {m(lambda r: r.naive_identity.wrong):.0f} |")
+        ours = lambda get: median([get(r.ours, r.ours_identity) for r in runs])  # noqa: E731
+        naive = lambda get: median([get(r.naive, r.naive_identity) for r in runs if r.naive])  # noqa: E731
+        fps, cpu = (lambda run, _: run.fps), (lambda run, _: run.cpu_ms_per_frame)
+        p50, p95 = (lambda run, _: run.latency_ms(50)), (lambda run, _: run.latency_ms(95))
+        accuracy, wrong = (lambda _, score: score.accuracy), (lambda _, score: score.wrong)
+        found = lambda run, _: sum(len(faces) for faces in run.faces)  # noqa: E731
+        print(f"| {name} | {INPUTS[name][2]} | {runs[0].ours.frames} | {ours(fps):.1f} | {naive(fps):.1f} "
+              f"| {ours(fps) / naive(fps):.1f}x | {ours(cpu):.1f} / {naive(cpu):.0f} | {naive(cpu) / ours(cpu):.1f}x "
+              f"| {ours(p50):.0f} / {ours(p95):.0f} | {naive(p50):.0f} / {naive(p95):.0f} "
+              f"| {percent(ours(accuracy))} | {percent(naive(accuracy))} | {ours(wrong):.0f} / {naive(wrong):.0f} "
+              f"| {ours(found):.0f} / {naive(found):.0f} |")
 
     print("\nMilliseconds per frame by stage (median of runs; `other` = tracking, resizing, bookkeeping):\n")
     print("| input | pipeline | " + " | ".join(STAGES) + " | total |")
     print("|---|---|" + "---|" * (len(STAGES) + 1))
     for name, runs in results.items():
-        for label, get in (("ours", lambda r: r.ours), ("naive", lambda r: r.naive)):
-            stages = [get(r).stage_ms_per_frame() for r in runs]
+        for label, pipeline_runs in (("ours", [r.ours for r in runs]), ("naive", [r.naive for r in runs if r.naive])):
+            stages = [run.stage_ms_per_frame() for run in pipeline_runs]
             cells = [median([s.get(stage) for s in stages]) for stage in STAGES]
             total = median([sum(s.values()) for s in stages])
             print(f"| {name} | {label} | " + " | ".join("-" if c is None else f"{c:.1f}" for c in cells)
                   + f" | {total:.1f} |")
 
     if args.soak:
-        frames = inputs["faces1"][0] if "faces1" in inputs else load_frames(INPUTS["faces1"][0], args.frames)
+        frames = inputs["faces5"][0] if "faces5" in inputs else load_frames(INPUTS["faces5"][0], args.frames)
         memory = soak(frames, registry, model, settings, args.soak,
                       progress=lambda s, rss: print(f"  soak {s:.0f} s RSS {rss:.1f} MB", file=sys.stderr))
-        print(f"\nMemory: {memory.frames} frames of faces1 looped for {memory.seconds:.0f} s "
+        print(f"\nMemory: {memory.frames} frames of faces5 looped for {memory.seconds:.0f} s "
               f"({memory.frames / memory.seconds:.1f} fps): RSS {memory.rss_start_mb:.1f} -> "
               f"{memory.rss_end_mb:.1f} MB (max {memory.rss_max_mb:.1f}), growth {memory.growth_mb:+.1f} MB.")
     return 0

@@ -60,11 +60,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"{len(registry.people())} people enrolled, emotion model {model.name if model else 'none'}")
     runs = [(run, score) for run, score in ((result.ours, result.ours_identity),
                                             (result.naive, result.naive_identity)) if run is not None]
-    print(f"{'pipeline':<8} {'fps':>7} {'p50 ms':>8} {'p95 ms':>8} {'identity':>9} {'wrong':>6}  ms per frame by stage")
+    print(f"{'pipeline':<8} {'fps':>7} {'CPU ms':>7} {'p50 ms':>8} {'p95 ms':>8} {'identity':>9} {'wrong':>6}  "
+          "ms per frame by stage")
     for run, score in runs:
-        identity = f"{score.accuracy:9.1%} {score.wrong:6d}" if score else f"{'-':>9} {'-':>6}"
+        accuracy = "-" if score is None or score.accuracy is None else f"{score.accuracy:.1%}"
+        identity = f"{accuracy:>9} {'-' if score is None else score.wrong:>6}"
         stages = ", ".join(f"{name} {ms:.1f}" for name, ms in run.stage_ms_per_frame().items())
-        print(f"{run.pipeline:<8} {run.fps:7.1f} {run.latency_ms(50):8.1f} {run.latency_ms(95):8.1f} "
+        print(f"{run.pipeline:<8} {run.fps:7.1f} {run.cpu_ms_per_frame:7.1f} {run.latency_ms(50):8.1f} {run.latency_ms(95):8.1f} "
               f"{identity}  {stages}")
     summary = result.summary()
     if summary["speedup"] is not None:
