@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -10,6 +11,10 @@ import cv2
 import numpy as np
 
 from .errors import VideoError
+
+# FFmpeg prints its own complaints ("moov atom not found") on stderr; a bad file is reported once,
+# as a VideoError. Set OPENCV_FFMPEG_LOGLEVEL yourself to see them.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 @dataclass(frozen=True)
