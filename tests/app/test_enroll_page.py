@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import PERSON, PERSON_DIR, button, labels_of, record_session, texts
 from emotion_core.registry import load_registry
 from emotion_core.store import EmotionLog

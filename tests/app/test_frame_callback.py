@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import PERSON, frame_from_photo, video_frame
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import load_settings

@@ -7,6 +7,7 @@ import gc
 import streamlit_webrtc.component
 from streamlit_webrtc.component import WebRtcStreamerState
 
+from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import PERSON, button, frame_from_photo, labels_of, texts, video_frame
 from emotion_core.config import DEFAULT_WEIGHTS, load_settings
 from emotion_core.labels import LABELS

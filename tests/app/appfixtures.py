@@ -1,4 +1,8 @@
-"""Fixtures for the Streamlit pages: a temporary registry and database, AppTest runners, real frames."""
+"""Fixtures for the Streamlit page tests: a temporary registry and database, AppTest runners, the model.
+
+Not a conftest.py: a second `conftest` module would shadow tests/conftest.py for the other test
+folders' `from conftest import ...`. Test modules import the fixtures they use from here.
+"""
 
 from __future__ import annotations
 
