@@ -66,8 +66,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         accuracy = "-" if score is None or score.accuracy is None else f"{score.accuracy:.1%}"
         identity = f"{accuracy:>9} {'-' if score is None else score.wrong:>6}"
         stages = ", ".join(f"{name} {ms:.1f}" for name, ms in run.stage_ms_per_frame().items())
-        print(f"{run.pipeline:<8} {run.fps:7.1f} {run.cpu_ms_per_frame:7.1f} {run.latency_ms(50):8.1f} {run.latency_ms(95):8.1f} "
-              f"{identity}  {stages}")
+        print(f"{run.pipeline:<8} {run.fps:7.1f} {run.cpu_ms_per_frame:7.1f} {run.latency_ms(50):8.1f} "
+              f"{run.latency_ms(95):8.1f} {identity}  {stages}")
     summary = result.summary()
     if summary["speedup"] is not None:
         print(f"speedup {summary['speedup']:.1f}x")
