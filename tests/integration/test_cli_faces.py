@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FACES, GROUPS, PROJECT_ROOT, photos
+from conftest import FACES, GROUPS, HAMILTON, PROJECT_ROOT, photos
 
 
 def cli(*args: object, faces: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -134,6 +134,9 @@ def test_bad_names_exit_2_and_store_nothing(enrolled, name, reason):
     (["identify"], {"EMOTION_SAMPLE_PERIOD": "0"}, "sampling period must be between"),
     (["identify"], {"EMOTION_WEIGHTS": '{"Happy": 10}'}, "weight of Happy"),
     (["eval", "faces", str(FACES), "--tolerance", "5"], {}, "tolerance must be between"),
+    (["analyze", str(HAMILTON), "--sample-period", "0"], {}, "sampling period must be between"),
+    (["analyze", str(HAMILTON), "--sample-period", "100"], {}, "sampling period must be between"),
+    (["analyze", str(HAMILTON)], {"EMOTION_WEIGHTS": '{"Sad": -3}'}, "weight of Sad"),
 ])
 def test_out_of_range_settings_exit_2(enrolled, args, env, reason):
     before = enrolled.read_bytes()
