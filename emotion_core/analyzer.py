@@ -64,24 +64,29 @@ class FrameAnalyzer:
         self._tolerance = settings.tolerance
         self._pending_registry: Registry | None = None
         self._pending_tolerance: float | None = None
+        self._boxes: list[Box] = []
+        self._detected_at: float | None = None
 
     def analyze(self, bgr: np.ndarray, timestamp: float) -> list[AnalyzedFace]:
         """The faces in a BGR uint8 frame taken at `timestamp` (seconds, increasing)."""
         validate_frame(bgr)
         self._apply_pending()
-        boxes = self._detect(bgr)
-        tracks = self._tracker.update(boxes, timestamp)
+        if self._detected_at is None or not 0 <= timestamp - self._detected_at < self.settings.detect_period_s:
+            self._boxes, self._detected_at = self._detect(bgr), timestamp
+        tracks = self._tracker.update(self._boxes, timestamp)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None
         self._identify(rgb, tracks, timestamp)
-        probabilities = None
-        if self.emotion_model is not None and tracks:
-            probabilities = self.emotion_model.predict(rgb, [track.box for track in tracks])
+        if self.emotion_model is not None:
+            due = [track for track in tracks if track.emotion_due(timestamp, self.settings.emotion_period_s)]
+            if due:
+                rows = self.emotion_model.predict(rgb, [track.box for track in due])
+                for track, row in zip(due, rows):
+                    track.add_emotions(timestamp, row, self.settings.emotion_window_s)
         faces = []
-        for index, track in enumerate(tracks):
+        for track in tracks:
             scores = None
-            if probabilities is not None:
-                smoothed = track.add_emotions(timestamp, probabilities[index], self.settings.emotion_window_s)
-                scores = MappingProxyType(dict(zip(LABELS, map(float, smoothed))))
+            if self.emotion_model is not None:
+                scores = MappingProxyType(dict(zip(LABELS, map(float, track.smoothed_emotions()))))
             faces.append(AnalyzedFace(track.id, track.box, track.name, track.distance, scores))
         return faces
 

@@ -33,7 +33,7 @@ EMOTION_MODELS = ("auto", "hsemotion", "faceapi", "none")
 ANALYSIS_RANGES = {
     "detect_width": (64, 4096), "detect_upsample": (0, 2), "identity_votes": (1, 15),
     "track_grace_s": (0.0, 60.0), "identity_recheck_s": (0.1, 600.0), "unknown_recheck_s": (0.05, 600.0),
-    "emotion_window_s": (0.0, 60.0),
+    "emotion_window_s": (0.0, 60.0), "detect_period_s": (0.0, 10.0), "emotion_period_s": (0.0, 10.0),
 }
 INTEGER_SETTINGS = ("detect_width", "detect_upsample", "identity_votes")
 
@@ -74,6 +74,9 @@ class Settings:
     detect_width: int = 320
     # HOG upsampling of the downscaled frame: 1 finds faces down to about 40 px there.
     detect_upsample: int = 1
+    # Detection runs at most this often (seconds); frames in between keep the tracked boxes.
+    # Detection is most of a frame's cost (README "Performance"); 0 detects on every frame.
+    detect_period_s: float = 0.1
     # A track unseen for longer than this (seconds) ends.
     track_grace_s: float = 1.0
     # Recognitions a new track's identity is voted from, and seconds between re-checks. An Unknown
@@ -84,6 +87,9 @@ class Settings:
     unknown_recheck_s: float = 0.25
     # Emotion probabilities are averaged over this many seconds per track.
     emotion_window_s: float = 1.0
+    # The emotion model looks at each face at most this often (seconds); the smoothing window and
+    # the sampling period need no more. 0 classifies on every frame.
+    emotion_period_s: float = 0.1
     # Largest image accepted from a user, in pixels (decompression-bomb guard).
     max_image_pixels: int = 40_000_000
     # Smallest face side (pixels, in the original image) accepted at enrollment.

@@ -97,6 +97,14 @@ class Track:
         self.emotions.append((timestamp, probabilities))
         while self.emotions and self.emotions[0][0] < timestamp - window_s:
             self.emotions.popleft()
+        return self.smoothed_emotions()
+
+    def emotion_due(self, timestamp: float, period_s: float) -> bool:
+        """Whether the emotion model should look at this face again (never did, or `period_s` ago)."""
+        return not self.emotions or not 0 <= timestamp - self.emotions[-1][0] < period_s
+
+    def smoothed_emotions(self) -> np.ndarray:
+        """The mean of the probabilities in the smoothing window."""
         return np.mean([p for _, p in self.emotions], axis=0)
 
 
