@@ -102,7 +102,13 @@ def write_y4m(path: Path, scenes: Sequence[tuple[np.ndarray, int]], fps: int = F
 
 
 @pytest.fixture(scope="session")
-def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def two_people_frame() -> np.ndarray:
+    """The RGB frame of the `two_people` video."""
+    return letterbox(load_image(GROUPS / "fr__two_people.jpg"))
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory: pytest.TempPathFactory, two_people_frame: np.ndarray) -> dict[str, Path]:
     """Fake-camera videos: `two_people` (Obama and Biden in one photo), `obama` (his photos not
     used for enrollment, two seconds each, at LOW_FPS), `astronaut` (the only one for README screenshots)."""
     folder = tmp_path_factory.mktemp("videos")
@@ -110,8 +116,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     obama = [p for p in photos("barack_obama") if p not in enrolled]
     assert obama, "every photo of Barack Obama is used for enrollment"
     return {
-        "two_people": write_y4m(folder / "two_people.y4m",
-                                [(letterbox(load_image(GROUPS / "fr__two_people.jpg")), FPS)]),
+        "two_people": write_y4m(folder / "two_people.y4m", [(two_people_frame, FPS)]),
         "obama": write_y4m(folder / "obama.y4m", [(letterbox(load_image(p)), 2 * LOW_FPS) for p in obama],
                            fps=LOW_FPS),
         "astronaut": write_y4m(folder / "astronaut.y4m", [(letterbox(load_image(ASTRONAUT_PHOTO)), FPS)]),

@@ -11,11 +11,20 @@ import statistics
 import time
 from typing import Iterator
 
+import cv2
+import numpy as np
 import pytest
 from e2e_page import AppPage, LiveFigures, db_counts, db_sessions, nonzero, read_table, table_counts, wait_until
 from playwright.sync_api import expect
 
+from emotion_core.analyzer import name_colour
+from emotion_core.recognition import Matcher, identify
+from emotion_core.registry import load_registry
+
 PEOPLE = ("Barack Obama", "Joe Biden")
+LABEL_BAND = 40         # pixels above a face box searched for its label
+COLOUR_TOLERANCE = 40   # per channel, after the video codec
+MIN_LABEL_SHARE = 0.15
 
 
 def both_named(figures: LiveFigures) -> bool:
@@ -51,10 +60,10 @@ def score(text: str) -> float:
 def test_live_names_counts_and_score(live, enrolled, metrics, artifacts):
     first = live.wait_figures(lambda f: both_named(f) and both_counted(f), "both people named and counted")
     # Counts grow for both people while the camera runs and counting is on.
-    grown = live.wait_figures(lambda f: both_counted(f) and all(
+    # (The metrics and the table are separate elements: each is compared with its own earlier value.)
+    grown = live.wait_figures(lambda f: both_counted(f) and f.observations > first.observations and all(
         int(f.table[name]["Total"]) >= int(first.table[name]["Total"]) + 3 for name in PEOPLE),
-        "both people's counts to grow")
-    assert grown.observations > first.observations
+        "both people's counts and the observations figure to grow")
     assert grown.people_counted == 2
     for name in PEOPLE:
         row = grown.table[name]
@@ -69,6 +78,43 @@ def test_live_names_counts_and_score(live, enrolled, metrics, artifacts):
     fps = [f.fps for f in (live.wait_frames(grown.frames + n) for n in (5, 10, 15))]
     metrics["page fps, 2 faces (median of 3 readings)"] = statistics.median(fps)
     live.screenshot(artifacts / "live_counting.png")
+
+
+def label_colour_share(frame: np.ndarray, box: tuple[int, int, int, int], colour: tuple[int, int, int]) -> float:
+    """Share of the pixels around the top edge of `box` (where the name label is drawn) close to `colour` (BGR).
+
+    The band is generous: the app detects on a downscaled frame, so its box is a little off ours.
+    """
+    top, right, bottom, left = box
+    band = frame[max(0, top - LABEL_BAND): top + LABEL_BAND // 2, left:right].astype(int)
+    return float((np.abs(band - colour).max(axis=2) < COLOUR_TOLERANCE).mean())
+
+
+def test_overlay_labels_each_face_in_its_name_colour(live, enrolled, two_people_frame, artifacts):
+    """The returned video shows each person's label (in that name's colour) above their own face."""
+    matcher = Matcher(load_registry(enrolled.faces_path), tolerance=0.55)
+    faces = {face.name: face.box for face in identify(two_people_frame, matcher)}
+    assert set(faces) == set(PEOPLE), faces
+    colours = {name: name_colour(name) for name in PEOPLE}
+    video = live.camera.locator("video")
+
+    def returned_frame() -> np.ndarray:
+        # A clip of the page (an element screenshot of a <video> comes out blank in headless Chromium).
+        png = np.frombuffer(live.page.screenshot(clip=video.bounding_box()), np.uint8)
+        return cv2.resize(cv2.imdecode(png, cv2.IMREAD_COLOR), two_people_frame.shape[1::-1])
+
+    def shares(frame: np.ndarray) -> dict[tuple[str, str], float]:
+        return {(face, name): round(label_colour_share(frame, faces[face], colours[name]), 2)
+                for face in PEOPLE for name in PEOPLE}
+
+    def labelled(found: dict[tuple[str, str], float]) -> bool:
+        own = all(found[(name, name)] >= MIN_LABEL_SHARE for name in PEOPLE)
+        other = colours[PEOPLE[0]] == colours[PEOPLE[1]] or all(
+            found[(face, name)] < MIN_LABEL_SHARE / 2 for face in PEOPLE for name in PEOPLE if face != name)
+        return own and other
+
+    frame = wait_until(returned_frame, lambda f: labelled(shares(f)), "each name's label above its face")
+    cv2.imwrite(str(artifacts / "live_returned_frame.png"), frame)
 
 
 def test_stop_counting_freezes_counts_and_saves_session(live, enrolled, artifacts):
