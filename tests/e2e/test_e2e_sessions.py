@@ -34,14 +34,14 @@ def test_two_browser_sessions_count_independently(enrolled, open_app):
 
     first.set_counting(True)
     counted(first, 3)
-    idle = second.figures()
+    idle = second.wait_figures(lambda f: OBAMA in f.in_view, "the second session's figures")
     assert idle.observations == 0 and idle.table == {}, "the second session counts although it is off"
 
     second.set_counting(True)
     counted(second, 1)
     first_id, first_frozen = stop(first)
     # The second session keeps counting while the first stays frozen.
-    counted(second, second.figures().observations + 3)
+    counted(second, second.wait_figures(lambda f: OBAMA in f.table, "the second table").observations + 3)
     assert first.wait_figures(lambda f: OBAMA in f.table, "the first table").counts() == first_frozen.counts()
     second_id, second_frozen = stop(second)
 

@@ -13,7 +13,7 @@ FRAMES_PER_START = 5
 
 def test_every_start_delivers_frames(enrolled, open_app):
     app = open_app(enrolled, "obama")
-    frames = app.figures().frames
+    frames = app.wait_figures(lambda f: True, "the live figures").frames
     for round_ in range(1, ROUNDS + 1):
         app.start_camera()
         frames = app.wait_frames(frames + FRAMES_PER_START).frames
