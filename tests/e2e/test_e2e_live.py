@@ -144,8 +144,8 @@ def test_stop_counting_freezes_counts_and_saves_session(live, enrolled, artifact
     assert all(name in row["People"] for name in PEOPLE)
     assert all(name in row["Final confidence"] for name in PEOPLE)
     # The newest session is selected: its counts table matches the database.
-    shown = table_counts(read_table(live.page.locator(".st-key-session-counts")))
-    assert nonzero(shown) == db_counts(enrolled.db_path, session_id)
+    wait_until(lambda: nonzero(table_counts(read_table(live.page.locator(".st-key-session-counts")))),
+               lambda shown: shown == expected, "the session's counts table to equal the database")
     live.screenshot(artifacts / "history.png")
 
 
