@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ def cli(*args: object, faces: Path | None = None, env: dict | None = None) -> su
     if faces is not None:
         command += ["--faces", str(faces)]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_")}
+    # `forget` also deletes emotion records: never let a test touch the project's own database.
+    environment["EMOTION_DB_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='cli-db-')}/emotions.db"
     environment.update(env or {})
     return subprocess.run(command + [str(a) for a in args], cwd=PROJECT_ROOT, env=environment,
                           capture_output=True, text=True, timeout=300)
