@@ -105,7 +105,7 @@ def main() -> int:
         found = lambda run, _: sum(len(faces) for faces in run.faces)  # noqa: E731
         print(f"| {name} | {INPUTS[name][2]} | {runs[0].ours.frames} | {ours(fps):.1f} | {naive(fps):.1f} "
               f"| {ours(fps) / naive(fps):.1f}x | {ours(cpu):.1f} / {naive(cpu):.0f} | {naive(cpu) / ours(cpu):.1f}x "
-              f"| {ours(p50):.0f} / {ours(p95):.0f} | {naive(p50):.0f} / {naive(p95):.0f} "
+              f"| {ours(p50):.1f} / {ours(p95):.0f} | {naive(p50):.0f} / {naive(p95):.0f} "
               f"| {percent(ours(accuracy))} | {percent(naive(accuracy))} | {ours(wrong):.0f} / {naive(wrong):.0f} "
               f"| {ours(found):.0f} / {naive(found):.0f} |")
 
