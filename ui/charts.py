@@ -35,7 +35,7 @@ def counts_chart(people: Sequence[PersonStats]) -> alt.Chart:
             for p in people for label in LABELS]
     data = pd.DataFrame(rows, columns=["Person", "Emotion", "Count"])
     return alt.Chart(data, title="Observations per emotion").mark_bar().encode(
-        x=alt.X("Emotion:N", sort=list(LABELS), title=None, axis=alt.Axis(labelAngle=-30)),
+        x=alt.X("Emotion:N", sort=list(LABELS), title=None, axis=alt.Axis(labelAngle=-30, labelOverlap=False)),
         xOffset=alt.XOffset("Person:N"),
         y=alt.Y("Count:Q", title="Observations"),
         color=alt.Color("Person:N", legend=alt.Legend(orient="bottom", title=None)),
