@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -18,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import ModelUnavailableError
+from .files import write_atomic
 
 Progress = Callable[[str], None]
 
@@ -126,20 +126,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _faceapi_is_current(models_dir: Path) -> bool:
     target, provenance = Path(models_dir) / FACEAPI_FILE, Path(models_dir) / FACEAPI_PROVENANCE
     try:
@@ -221,8 +207,8 @@ def fetch_faceapi(models_dir: Path, progress: Progress) -> Path:
             "input": f"float32 NHWC RGB 0..255, N x {INPUT_SIZE} x {INPUT_SIZE} x 3",
             "labels": list(FACEAPI_LABELS),
         }
-        _write_atomic(target, model)
-        _write_atomic(models_dir / FACEAPI_PROVENANCE, (json.dumps(record, indent=2) + "\n").encode())
+        write_atomic(target, model)
+        write_atomic(models_dir / FACEAPI_PROVENANCE, (json.dumps(record, indent=2) + "\n").encode())
     progress(f"faceapi: ready ({target}, {len(model) / 1e6:.1f} MB)")
     return target
 
@@ -258,7 +244,7 @@ def fetch_hsemotion(models_dir: Path, progress: Progress) -> Path:
         raise ModelUnavailableError(f"the downloaded hsemotion weights are unusable ({exc}); "
                                     f"{FETCH_HINT['hsemotion']}") from None
     target = Path(models_dir) / HSEMOTION_FILE
-    _write_atomic(target, data)
+    write_atomic(target, data)
     progress(f"hsemotion: ready ({target})")
     return target
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import pickle
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from .errors import EnrollmentError, RegistryError
+from .files import TEMPORARY_SUFFIX, write_atomic
 from .labels import UNKNOWN
 
 FORMAT_VERSION = 1
@@ -143,30 +142,6 @@ def load_registry(path: str | Path) -> Registry:
     return _parse(payload, path)
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def save_registry(path: str | Path, registry: Registry) -> None:
     """Write `registry` atomically, keeping the previous file as `<path>.bak`.
 
@@ -180,12 +155,9 @@ def save_registry(path: str | Path, registry: Registry) -> None:
     }
     data = pickle.dumps(payload, protocol=4)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
-            backup = path.with_name(path.name + ".bak")
-            _write_atomic(backup, path.read_bytes())
-        _write_atomic(path, data)
-        _fsync_dir(path.parent)
+            write_atomic(path.with_name(path.name + ".bak"), path.read_bytes())
+        write_atomic(path, data)
     except OSError as exc:
         raise RegistryError(f"{path}: cannot save ({exc.strerror or exc}); the previous version is unchanged") from None
     log.info("saved %d encoding(s) of %d people to %s", len(registry), len(registry.people()), path)
@@ -199,7 +171,7 @@ def registry_lock(path: str | Path) -> FileLock:
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Delete temporary files left by a writer that died mid-save (only call under the lock)."""
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # also matches the backup's
+    for leftover in path.parent.glob(f".{path.name}.*{TEMPORARY_SUFFIX}"):  # also matches the backup's
         leftover.unlink(missing_ok=True)
 
 

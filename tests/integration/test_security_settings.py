@@ -8,10 +8,8 @@ import json
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -23,6 +21,8 @@ import pytest
 
 from conftest import FACES, GROUPS, PROJECT_ROOT, photos
 from test_cli_faces import cli
+
+from tests.servers import streamlit_server
 
 SECURITY_OPTIONS = ("server.enableXsrfProtection", "server.enableCORS", "server.address",
                     "browser.gatherUsageStats", "server.allowedHosts")
@@ -53,44 +53,14 @@ def test_effective_streamlit_config_keeps_xsrf_on_and_binds_to_localhost(tmp_pat
     assert effective["browser.gatherUsageStats"][0] is False
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def app_server(tmp_path: Path, *options: str) -> Iterator[tuple[subprocess.Popen, int, str]]:
     """`streamlit run app.py` with only the project's config (no address on the command line) plus
     `options`, a temporary registry and database; yields (process, port, base URL) once healthy."""
-    port = _free_port()
     env = _clean_env(tmp_path, EMOTION_FACES=str(tmp_path / "faces.pkl"),
                      EMOTION_DB_URL=f"sqlite:///{tmp_path / 'emotions.db'}")
-    log_path = tmp_path / "streamlit.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                    *options], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.5)
-        yield process, port, base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with streamlit_server(env, tmp_path / "streamlit.log", *options) as running:
+        yield running
 
 
 @pytest.fixture

@@ -8,9 +8,6 @@ messages the browser sends) and its output is checked for exceptions and for the
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -22,17 +19,11 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
 from tests.app.apphelpers import record_session
-from tests.conftest import PROJECT_ROOT, photos
+from tests.conftest import photos
+from tests.servers import streamlit_server
 
-STARTUP_TIMEOUT_S = 90
 RUN_TIMEOUT_S = 180
 PAGES = {"": "Live emotion recognition", "Enroll": "Enroll", "History": "History"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, str]:
@@ -46,34 +37,10 @@ def server(tmp_path: Path, faces_path: Path, db_url: str) -> Iterator[tuple[str,
     from emotion_core.recognition import enroll
     enroll(faces_path, "Barack Obama", photos("barack_obama")[:2], tolerance=0.55)
     record_session(db_url, [("Barack Obama", "Happy"), ("Barack Obama", "Sad")], start=time.time() - 60)
-    port = free_port()
-    log_path = tmp_path / "streamlit.log"
     env = {**os.environ, "EMOTION_FACES": str(faces_path), "EMOTION_DB_URL": db_url}
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if get(f"{base}/_stcore/health") == (200, "ok"):
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"server not healthy in time:\n{log_path.read_text()}"
-            time.sleep(0.5)
+    log_path = tmp_path / "streamlit.log"
+    with streamlit_server(env, log_path, "--server.address", "127.0.0.1", "--server.headless", "true") as (_, _, base):
         yield base, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def run_page(base: str, page_name: str) -> list[ForwardMsg]:
