@@ -182,9 +182,10 @@ class LiveSession:
         Each face is counted when first seen and then once per sampling period of its track; if
         frames were dropped, the periods that elapsed since are all counted.
         """
-        self.record_frame(timestamp)
         rows: list[Observation] = []
         with self._lock:
+            self._frames += 1
+            self._frame_times.append(timestamp)
             self._faces = tuple(faces)
             if not self._counting:
                 return
@@ -217,12 +218,6 @@ class LiveSession:
         stale = [track for track, clock in self._clocks.items() if now - clock.seen > CLOCK_EXPIRY_S]
         for track in stale:
             del self._clocks[track]
-
-    def record_frame(self, timestamp: float) -> None:
-        """Count one processed frame at `timestamp` for the fps figure (`observe` does this)."""
-        with self._lock:
-            self._frames += 1
-            self._frame_times.append(timestamp)
 
     def update_settings(self, *, sample_period: float | None = None, weights: Mapping[str, float] | None = None,
                         count_unknown: bool | None = None) -> None:
