@@ -26,10 +26,6 @@ PREFS_KEY = "_ec_prefs"
 LIVE_STATS_KEY = "live-stats"
 
 
-def score_text(score: float | None) -> str:
-    return "—" if score is None else f"{score:.0f}"
-
-
 def _toggle_counting(session: LiveSession) -> None:
     if st.session_state[COUNT_KEY]:
         session.start_counting()
@@ -108,9 +104,9 @@ def final_panel(final: FinalScores) -> None:
                    f"{datetime.fromtimestamp(final.ended_at):%H:%M:%S} ({duration:.0f} s, "
                    f"{final.total} observations){saved}")
         columns = st.columns(min(len(final.people) + 1, 5))
-        columns[0].metric("Overall", score_text(final.overall_score), help=f"{final.overall_points:+.1f} points")
+        columns[0].metric("Overall", charts.score_text(final.overall_score), help=f"{final.overall_points:+.1f} points")
         for index, person in enumerate(final.people, start=1):
-            columns[index % len(columns)].metric(person.name, score_text(person.score),
+            columns[index % len(columns)].metric(person.name, charts.score_text(person.score),
                                                  help=f"{person.total} observations, {person.points:+.1f} points")
 
 
@@ -127,7 +123,7 @@ def live_stats(session: LiveSession, playing: bool) -> None:
     snapshot = session.snapshot()
     with st.container(key=LIVE_STATS_KEY):
         overall, people, observations, view = st.columns([1, 1, 1, 3])
-        overall.metric("Overall confidence", score_text(snapshot.overall_score))
+        overall.metric("Overall confidence", charts.score_text(snapshot.overall_score))
         people.metric("People counted", len(snapshot.people))
         observations.metric("Observations", snapshot.total)
         view.markdown(f"In view: {faces_in_view(snapshot) if playing else 'nobody (camera off)'}")

@@ -26,6 +26,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({
 })
 """Points per observed emotion, from the original design (every other label -2)."""
 
+DEFAULT_MAX_PIXELS = 40_000_000
+"""Largest image accepted from a user, in pixels (decompression-bomb guard)."""
+
 WEIGHT_RANGE = (-2.0, 2.0)
 TOLERANCE_RANGE = (0.2, 0.8)
 SAMPLE_PERIOD_RANGE = (0.05, 60.0)
@@ -91,7 +94,7 @@ class Settings:
     # the sampling period need no more. 0 classifies on every frame.
     emotion_period_s: float = 0.1
     # Largest image accepted from a user, in pixels (decompression-bomb guard).
-    max_image_pixels: int = 40_000_000
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
     min_enroll_face: int = 40
 

@@ -9,19 +9,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from .config import EMOTION_MODELS
 from .errors import ModelUnavailableError, SettingsError
-from .images import ImageSource, load_image
+from .images import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .labels import LABELS, canonical_label
-from .models import FETCH_HINT, Progress, fetch_model, model_path, open_session
+from .models import FACEAPI_LABELS, FETCH_HINT, INPUT_SIZE, Progress, fetch_model, model_path, open_session
 
-Box = tuple[int, int, int, int]
-"""(top, right, bottom, left), as in `recognition.Box` (not imported: that loads dlib)."""
+if TYPE_CHECKING:  # recognition loads dlib; only its type is needed here
+    from .recognition import Box
 
-MODEL_CHOICES = ("auto", "hsemotion", "faceapi")
+MODEL_CHOICES = tuple(choice for choice in EMOTION_MODELS if choice != "none")
+"""The backends `load_emotion_model` accepts ("none" means no model, handled by callers)."""
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,6 @@ class FaceApiModel:
     name = "faceapi"
 
     def __init__(self, path: Path) -> None:
-        from .faceapi_convert import FACEAPI_LABELS, INPUT_SIZE
         self.path = Path(path)
         self.input_size = INPUT_SIZE
         self._indices = _label_map(FACEAPI_LABELS)
@@ -223,14 +224,14 @@ def classify_faces(model: EmotionModel, rgb: np.ndarray, boxes: Sequence[Box]) -
 
 
 def classify_image(model: EmotionModel, source: ImageSource, *, crop: bool = False,
-                   largest_only: bool = False, max_pixels: int = 40_000_000) -> list[FaceEmotion]:
+                   largest_only: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[FaceEmotion]:
     """The emotion of the faces dlib finds in an image, or of the whole image when `crop`."""
     rgb = load_image(source, max_pixels=max_pixels)
     if crop:
         boxes = [(0, rgb.shape[1], rgb.shape[0], 0)]
     else:
-        from .recognition import detect_faces
+        from .recognition import detect_faces, largest_box
         boxes = detect_faces(rgb)
         if largest_only and boxes:
-            boxes = [max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]))]
+            boxes = [largest_box(boxes)]
     return classify_faces(model, rgb, boxes)

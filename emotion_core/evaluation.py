@@ -37,7 +37,7 @@ def evaluate_faces(root: Path, tolerance: float, progress: TextIO | None = None)
 
     A person with a single photo is a stranger for that photo (right answer: Unknown).
     """
-    from .recognition import detect_faces, encode_faces
+    from .recognition import detect_faces, encode_faces, largest_box
     photos, encodings, people = [], [], []
     pairs = labelled_images(root)
     for index, (path, person) in enumerate(pairs, 1):
@@ -45,7 +45,7 @@ def evaluate_faces(root: Path, tolerance: float, progress: TextIO | None = None)
             progress.write(f"\rencoding {index}/{len(pairs)}")
         rgb = load_image(path)
         boxes = detect_faces(rgb)
-        largest = max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]), default=None)
+        largest = largest_box(boxes)
         photos.append(path)
         people.append(person)
         encodings.append(encode_faces(rgb, [largest])[0] if largest else None)

@@ -18,9 +18,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-INPUT_SIZE = 112
+from .models import FACEAPI_LABELS, INPUT_SIZE
+
 MEAN_RGB = (122.782, 117.001, 104.298)
-FACEAPI_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 BLOCK_CHANNELS = (32, 64, 128, 256)
 OPSET = 17
 

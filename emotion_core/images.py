@@ -10,12 +10,12 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from .config import DEFAULT_MAX_PIXELS
 from .errors import ImageError
 
 ImageSource = Union[str, Path, bytes, BinaryIO]
 
 MIN_IMAGE_SIDE = 32
-DEFAULT_MAX_PIXELS = 40_000_000
 # Decoders offered to user files (JPEG includes MPO); rarer ones (PSD, ICO, EPS...) are left out.
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF")
 

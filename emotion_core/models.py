@@ -26,6 +26,9 @@ BACKENDS: tuple[str, ...] = ("hsemotion", "faceapi")
 FACEAPI_PACKAGE = "@vladmandic/face-api"
 FACEAPI_VERSION = "1.7.15"
 FACEAPI_FILE = "faceapi_expression.onnx"
+# The converted model's signature: NHWC RGB input of INPUT_SIZE², softmax over FACEAPI_LABELS.
+INPUT_SIZE = 112
+FACEAPI_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 FACEAPI_PROVENANCE = "faceapi_expression.json"
 FACEAPI_SOURCES = ("model/face_expression_model-weights_manifest.json", "model/face_expression_model.bin")
 NPM_TIMEOUT = 300.0
@@ -179,7 +182,7 @@ def _faceapi_sources(tarball: Path, workdir: Path) -> dict[str, Path]:
 
 def fetch_faceapi(models_dir: Path, progress: Progress) -> Path:
     """Fetch face-api's expression weights with npm, convert them to ONNX, verify and record them."""
-    from .faceapi_convert import FACEAPI_LABELS, INPUT_SIZE, convert
+    from .faceapi_convert import convert
     models_dir = Path(models_dir)
     target = models_dir / FACEAPI_FILE
     if target.is_file() and _faceapi_is_current(models_dir):

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import EmotionCoreError, EnrollmentError, ImageError
-from .images import ImageSource, describe, load_image
+from .images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image
 from .labels import UNKNOWN
 from .registry import Registry, add_person, validate_name
 
@@ -92,6 +92,11 @@ def scale_box(box: Box, factor: float, shape: tuple[int, int]) -> Box:
     return max(top, 0), min(right, width), min(bottom, height), max(left, 0)
 
 
+def largest_box(boxes: Sequence[Box]) -> Box | None:
+    """The box with the largest area, None when there is none."""
+    return max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]), default=None)
+
+
 def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     """Return the 128-d encodings of the faces at `boxes`, shape (len(boxes), 128)."""
     if not boxes:
@@ -153,7 +158,7 @@ def enrollment_encoding(source: ImageSource, min_face: int, max_pixels: int) -> 
 
 
 def enroll(path: str | Path, name: str, images: Sequence[ImageSource], *, tolerance: float,
-           force: bool = False, min_face: int = 40, max_pixels: int = 40_000_000) -> int:
+           force: bool = False, min_face: int = 40, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
     """Enroll `name` from `images` into the registry at `path`; return the encodings added.
 
     Every image must hold exactly one usable face, and the face must not already match another

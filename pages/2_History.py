@@ -11,7 +11,7 @@ import streamlit as st
 
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
-from emotion_core.store import EmotionLog, SessionInfo
+from emotion_core.store import EmotionLog, SessionInfo, write_csv
 from ui import charts, resources
 from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
 
@@ -36,7 +36,7 @@ def final_scores(info: SessionInfo) -> Mapping[str, float | None]:
 
 def scores_text(info: SessionInfo) -> str:
     scores = final_scores(info)
-    return ", ".join(f"{name} {'—' if score is None else f'{score:.0f}'}" for name, score in scores.items())
+    return ", ".join(f"{name} {charts.score_text(score)}" for name, score in scores.items())
 
 
 def sessions_table(sessions: list[SessionInfo]) -> pd.DataFrame:
@@ -88,7 +88,7 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
     else:
         st.info("This session has no observations.")
     buffer = io.StringIO()
-    log.export_csv(info.id, buffer)
+    write_csv(observations, buffer)
     download, delete = st.columns(2)
     download.download_button("Download CSV", buffer.getvalue().encode("utf-8"), key="download_csv",
                              file_name=f"emotion-session-{info.id}.csv", mime="text/csv",

@@ -42,6 +42,8 @@ def make_frame_callback(analyzer: FrameAnalyzer, session: LiveSession) -> FrameC
         try:
             faces = analyzer.analyze(bgr, now)
             session.observe(faces, now)
+            if not faces:
+                return frame  # nothing to draw: skip the copy and re-encode of an unchanged frame
             drawn = analyzer.draw(bgr, faces)
         except Exception:  # streamlit-webrtc ends the whole stream when the callback raises
             if failures % LOG_EVERY == 0:

@@ -29,6 +29,11 @@ def counts_table(people: Sequence[PersonStats]) -> pd.DataFrame:
     return frame.astype({"Score": "float64"}).set_index("Person")
 
 
+def score_text(score: float | None) -> str:
+    """A confidence score for display: rounded, or a dash when there is none."""
+    return "—" if score is None else f"{score:.0f}"
+
+
 def counts_chart(people: Sequence[PersonStats]) -> alt.Chart:
     """Grouped bars: per emotion, one bar per person."""
     rows = [{"Person": p.name, "Emotion": label, "Count": int(p.counts.get(label, 0))}

@@ -64,8 +64,9 @@ def _cancel_delete_all() -> None:
 
 def _delete_all(log: EmotionLog, session: LiveSession | None) -> None:
     st.session_state[CONFIRM_DELETE_ALL_KEY] = False
-    if session is not None and session.snapshot().counting:
-        # The running session's rows are deleted too: stop counting rather than write into nothing.
+    if session is not None:
+        # The running session's rows are deleted too: stop counting rather than write into nothing
+        # (a no-op when counting is off).
         session.stop_counting()
         st.session_state[COUNT_KEY] = False
     try:

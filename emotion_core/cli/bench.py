@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..config import EMOTION_MODELS
 from ..errors import SettingsError
 from . import print_json, settings_from
 
-MODEL_CHOICES = ("auto", "hsemotion", "faceapi", "none")
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     bench.add_argument("video", type=Path, metavar="VIDEO")
     # SUPPRESS: without this option here, the global --faces given before the command stays in effect.
     bench.add_argument("--faces", metavar="PATH", default=argparse.SUPPRESS, help="face registry file")
-    bench.add_argument("--model", choices=MODEL_CHOICES, default=None,
+    bench.add_argument("--model", choices=EMOTION_MODELS, default=None,
                        help="emotion backend (default: settings, env EMOTION_MODEL, else auto)")
     bench.add_argument("--truth", type=Path, metavar="JSON",
                        help="known identities (bench/make_videos.py writes one per video)")

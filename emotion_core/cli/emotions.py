@@ -6,12 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..emotions import MODEL_CHOICES, classify_image, load_emotion_model
 from ..errors import ModelUnavailableError
+from ..evaluation import NO_FACE, evaluate_emotions
 from ..labels import LABELS
 from ..models import BACKENDS, fetch_model, model_status
 from . import print_json, settings_from
 
-MODEL_CHOICES = ("auto", "hsemotion", "faceapi")
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
@@ -84,7 +85,6 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 
 
 def _load_model(args: argparse.Namespace):
-    from ..emotions import load_emotion_model
     settings = settings_from(args)
     # An explicit --model may fetch missing weights (with progress); auto/settings never do.
     return load_emotion_model(args.model or settings.emotion_model, settings.models_dir,
@@ -92,7 +92,6 @@ def _load_model(args: argparse.Namespace):
 
 
 def cmd_emotions(args: argparse.Namespace) -> int:
-    from ..emotions import classify_image
     settings = settings_from(args)
     model = _load_model(args)
     results = []
@@ -115,7 +114,6 @@ def cmd_emotions(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_emotions(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate_emotions
     model = _load_model(args)
     report = evaluate_emotions(args.source, model, crop=args.crop, progress=sys.stderr)
     if args.json:
@@ -126,7 +124,7 @@ def cmd_eval_emotions(args: argparse.Namespace) -> int:
         print(f"no face found in {len(report['no_face'])} image(s) (counted wrong): "
               + ", ".join(report["no_face"]))
     print("per-class recall: " + "  ".join(f"{label} {recall:.3f}" for label, recall in report["per_class"].items()))
-    predicted = [label for label in (*LABELS, "none") if any(row.get(label) for row in report["confusion"].values())]
+    predicted = [label for label in (*LABELS, NO_FACE) if any(row.get(label) for row in report["confusion"].values())]
     width = max(len(label) for label in (*report["confusion"], *predicted, "true\\pred")) + 1
     print("confusion (rows true, columns predicted):")
     print("true\\pred".ljust(width) + "".join(label[:7].rjust(8) for label in predicted))

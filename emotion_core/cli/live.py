@@ -7,21 +7,20 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from ..config import Settings
+from ..config import EMOTION_MODELS, Settings
 from ..labels import LABELS
 from ..live import FinalScores
 from ..registry import load_registry
 from ..store import EmotionLog, write_csv
 from . import print_json, settings_from
 
-MODEL_CHOICES = ("auto", "hsemotion", "faceapi", "none")
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
     """Add the live-analysis commands to the parser."""
     analyze = commands.add_parser("analyze", help="run a video through the live pipeline with counting on")
     analyze.add_argument("video", type=Path)
-    analyze.add_argument("--model", choices=MODEL_CHOICES, default=None,
+    analyze.add_argument("--model", choices=EMOTION_MODELS, default=None,
                          help="emotion backend (default: settings, env EMOTION_MODEL, else auto)")
     analyze.add_argument("--sample-period", type=float, default=None, metavar="S",
                          help="seconds between two observations of a face (default 0.5)")
