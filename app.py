@@ -47,13 +47,17 @@ def _remembered(key: str, default: object) -> None:
         st.session_state[key] = st.session_state.setdefault(PREFS_KEY, {}).get(key, default)
 
 
-def sidebar(config: Settings, model: resources.ModelState, parts: resources.LiveParts,
-            log: EmotionLog | None) -> None:
+def sidebar(config: Settings, model: resources.ModelState, parts: resources.LiveParts, log: EmotionLog | None) -> None:
     session = parts.session
     snapshot = session.snapshot()
     st.session_state[COUNT_KEY] = snapshot.counting
-    st.toggle("Count emotions", key=COUNT_KEY, on_change=_toggle_counting, args=(session,),
-              help="Count one emotion per person per sampling period and save the session.")
+    st.toggle(
+        "Count emotions",
+        key=COUNT_KEY,
+        on_change=_toggle_counting,
+        args=(session,),
+        help="Count one emotion per person per sampling period and save the session.",
+    )
     if snapshot.counting and snapshot.started_at is not None:
         st.caption(f":red[●] Counting since {datetime.fromtimestamp(snapshot.started_at):%H:%M:%S}")
     else:
@@ -71,11 +75,21 @@ def sidebar(config: Settings, model: resources.ModelState, parts: resources.Live
     _remembered("tolerance", config.tolerance)
     _remembered("sample_period", config.sample_period)
     _remembered("count_unknown", config.count_unknown)
-    tolerance = st.slider("Recognition tolerance", *TOLERANCE_RANGE, step=0.01, key="tolerance",
-                          help="Largest face distance that still counts as a match: lower is stricter.")
-    period = st.number_input("Sampling period (seconds)", *SAMPLE_PERIOD_RANGE, step=0.1, format="%.2f",
-                             key="sample_period",
-                             help="Each person is counted at most once per period while counting.")
+    tolerance = st.slider(
+        "Recognition tolerance",
+        *TOLERANCE_RANGE,
+        step=0.01,
+        key="tolerance",
+        help="Largest face distance that still counts as a match: lower is stricter.",
+    )
+    period = st.number_input(
+        "Sampling period (seconds)",
+        *SAMPLE_PERIOD_RANGE,
+        step=0.1,
+        format="%.2f",
+        key="sample_period",
+        help="Each person is counted at most once per period while counting.",
+    )
     count_unknown = st.checkbox("Count unknown faces", key="count_unknown")
     with st.expander("Emotion weights"):
         st.caption("Points per observation; the confidence score maps their mean from −2…+2 to 0…100.")
@@ -85,8 +99,14 @@ def sidebar(config: Settings, model: resources.ModelState, parts: resources.Live
         st.button("Reset to defaults", on_click=_reset_weights)
     weights = {label: st.session_state[f"weight_{label}"] for label in LABELS}
     prefs = st.session_state.setdefault(PREFS_KEY, {})
-    prefs.update({"tolerance": tolerance, "sample_period": period, "count_unknown": count_unknown,
-                  **{f"weight_{label}": weight for label, weight in weights.items()}})
+    prefs.update(
+        {
+            "tolerance": tolerance,
+            "sample_period": period,
+            "count_unknown": count_unknown,
+            **{f"weight_{label}": weight for label, weight in weights.items()},
+        }
+    )
     parts.analyzer.set_tolerance(tolerance)
     session.update_settings(sample_period=period, weights=weights, count_unknown=count_unknown)
 
@@ -100,14 +120,19 @@ def final_panel(final: FinalScores) -> None:
         st.header("Final confidence")
         duration = final.ended_at - final.started_at
         saved = f" · saved as session {final.session_id}" if final.session_id is not None else ""
-        st.caption(f"{datetime.fromtimestamp(final.started_at):%H:%M:%S} – "
-                   f"{datetime.fromtimestamp(final.ended_at):%H:%M:%S} ({duration:.0f} s, "
-                   f"{final.total} observations){saved}")
+        st.caption(
+            f"{datetime.fromtimestamp(final.started_at):%H:%M:%S} – "
+            f"{datetime.fromtimestamp(final.ended_at):%H:%M:%S} ({duration:.0f} s, "
+            f"{final.total} observations){saved}"
+        )
         columns = st.columns(min(len(final.people) + 1, 5))
         columns[0].metric("Overall", charts.score_text(final.overall_score), help=f"{final.overall_points:+.1f} points")
         for index, person in enumerate(final.people, start=1):
-            columns[index % len(columns)].metric(person.name, charts.score_text(person.score),
-                                                 help=f"{person.total} observations, {person.points:+.1f} points")
+            columns[index % len(columns)].metric(
+                person.name,
+                charts.score_text(person.score),
+                help=f"{person.total} observations, {person.points:+.1f} points",
+            )
 
 
 def faces_in_view(snapshot: Snapshot) -> str:
@@ -129,17 +154,22 @@ def live_stats(session: LiveSession, playing: bool) -> None:
         view.markdown(f"In view: {faces_in_view(snapshot) if playing else 'nobody (camera off)'}")
         view.caption(f"{snapshot.fps if playing else 0.0:.1f} fps processed · {snapshot.frames} frames")
         if snapshot.store_error:
-            st.warning(f"Observations are kept in memory until the database accepts them again: "
-                       f"{snapshot.store_error}")
+            st.warning(f"Observations are kept in memory until the database accepts them again: {snapshot.store_error}")
         if snapshot.final is not None and not snapshot.counting:
             final_panel(snapshot.final)
         if not snapshot.people:
-            st.info("No observations yet. Start the camera, then turn on **Count emotions** in the sidebar."
-                    if not snapshot.counting else "Counting: waiting for a face.")
+            st.info(
+                "No observations yet. Start the camera, then turn on **Count emotions** in the sidebar."
+                if not snapshot.counting
+                else "Counting: waiting for a face."
+            )
             return
-        st.dataframe(charts.counts_table(snapshot.people),
-                     column_config={"Score": st.column_config.ProgressColumn(
-                         "Confidence", min_value=0, max_value=100, format="%.0f")})
+        st.dataframe(
+            charts.counts_table(snapshot.people),
+            column_config={
+                "Score": st.column_config.ProgressColumn("Confidence", min_value=0, max_value=100, format="%.0f")
+            },
+        )
         left, right = st.columns(2)
         left.altair_chart(charts.counts_chart(snapshot.people), width="stretch")
         if snapshot.timeline:
@@ -171,13 +201,17 @@ def live_page() -> None:
 
     video, guide = st.columns([3, 2], gap="large")
     with guide:
-        st.markdown("1. Press **START** and allow the camera.\n"
-                    "2. Turn on **Count emotions** in the sidebar.\n"
-                    "3. Turn it off to freeze the **Final confidence** and save the session.")
+        st.markdown(
+            "1. Press **START** and allow the camera.\n"
+            "2. Turn on **Count emotions** in the sidebar.\n"
+            "3. Turn it off to freeze the **Final confidence** and save the session."
+        )
         if model.problem:
             with st.container(border=True, key="no-emotion-model"):
-                st.warning(f"No emotion model, so only faces and names are shown. {model.problem}",
-                           icon=":material/psychology_alt:")
+                st.warning(
+                    f"No emotion model, so only faces and names are shown. {model.problem}",
+                    icon=":material/psychology_alt:",
+                )
                 st.markdown("Get the light model (1.3 MB, from the npm registry) with:")
                 st.code(FETCH_HINT["faceapi"], language="bash")
         if len(people) == 0:
@@ -191,8 +225,10 @@ def live_page() -> None:
 
 
 # The navigation names the pages (without it the live page would be listed as "app").
-st.navigation([
-    st.Page(live_page, title="Live", icon=":material/videocam:", default=True),
-    st.Page("pages/1_Enroll.py", title="Enroll", icon=":material/person_add:"),
-    st.Page("pages/2_History.py", title="History", icon=":material/history:"),
-]).run()
+st.navigation(
+    [
+        st.Page(live_page, title="Live", icon=":material/videocam:", default=True),
+        st.Page("pages/1_Enroll.py", title="Enroll", icon=":material/person_add:"),
+        st.Page("pages/2_History.py", title="History", icon=":material/history:"),
+    ]
+).run()

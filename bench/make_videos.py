@@ -69,14 +69,18 @@ class Placement:
 
 VIDEOS: dict[str, list[Placement]] = {
     "faces1": [Placement("barack_obama", 170, (320, 240), (60, 30), 0.0)],
-    "faces3": [Placement("joe_biden", 110, (110, 240), (12, 60), 0.0),
-               Placement("kit_harington", 110, (320, 240), (12, 60), 2.1),
-               Placement("rose_leslie", 110, (530, 240), (12, 60), 4.2)],
-    "faces5": [Placement("john_salley", 100, (110, 125), (15, 15), 0.0),
-               Placement("john_savage", 100, (320, 125), (15, 15), 1.3),
-               Placement("john_schneider", 100, (530, 125), (15, 15), 2.6),
-               Placement("john_shimkus", 100, (215, 350), (15, 15), 3.9),
-               Placement("john_simm", 100, (425, 350), (15, 15), 5.2)],
+    "faces3": [
+        Placement("joe_biden", 110, (110, 240), (12, 60), 0.0),
+        Placement("kit_harington", 110, (320, 240), (12, 60), 2.1),
+        Placement("rose_leslie", 110, (530, 240), (12, 60), 4.2),
+    ],
+    "faces5": [
+        Placement("john_salley", 100, (110, 125), (15, 15), 0.0),
+        Placement("john_savage", 100, (320, 125), (15, 15), 1.3),
+        Placement("john_schneider", 100, (530, 125), (15, 15), 2.6),
+        Placement("john_shimkus", 100, (215, 350), (15, 15), 3.9),
+        Placement("john_simm", 100, (425, 350), (15, 15), 5.2),
+    ],
 }
 
 
@@ -106,8 +110,9 @@ def make_sprite(folder: str, face_px: int) -> Sprite:
     x0, x1 = max(left - margin, 0), min(right + margin, rgb.shape[1])
     scale = face_px / side
     crop = cv2.resize(rgb[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    face = tuple(round(v) for v in ((top - y0) * scale, (right - x0) * scale,
-                                    (bottom - y0) * scale, (left - x0) * scale))
+    face = tuple(
+        round(v) for v in ((top - y0) * scale, (right - x0) * scale, (bottom - y0) * scale, (left - x0) * scale)
+    )
     height, width = crop.shape[:2]
     feather = max(4, round(0.06 * min(height, width)))
     ramp_y = np.clip(np.minimum(np.arange(height), np.arange(height)[::-1]) / feather, 0, 1)
@@ -123,8 +128,9 @@ def background() -> np.ndarray:
     return np.broadcast_to(top + (bottom - top) * rows, (HEIGHT, WIDTH, 3)).astype(np.float32)
 
 
-def render(placements: list[Placement], sprites: list[Sprite], t: float,
-           base: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+def render(
+    placements: list[Placement], sprites: list[Sprite], t: float, base: np.ndarray
+) -> tuple[np.ndarray, list[dict]]:
     """The frame at time `t` and its ground truth (name and face box of every face)."""
     frame = base.copy()
     truth = []
@@ -136,11 +142,10 @@ def render(placements: list[Placement], sprites: list[Sprite], t: float,
         x0, y0 = round(cx - width / 2), round(cy - height / 2)
         if x0 < 0 or y0 < 0 or x0 + width > WIDTH or y0 + height > HEIGHT:
             raise SystemExit(f"{place.folder}: face leaves the frame; fix its placement")
-        region = frame[y0:y0 + height, x0:x0 + width]
+        region = frame[y0 : y0 + height, x0 : x0 + width]
         region[:] = sprite.bgr * sprite.alpha + region * (1 - sprite.alpha)
         top, right, bottom, left = sprite.face
-        truth.append({"name": PEOPLE[place.folder][0],
-                      "box": [top + y0, right + x0, bottom + y0, left + x0]})
+        truth.append({"name": PEOPLE[place.folder][0], "box": [top + y0, right + x0, bottom + y0, left + x0]})
     return np.clip(frame, 0, 255).astype(np.uint8), truth
 
 
@@ -169,8 +174,14 @@ def enroll_all(path: Path) -> None:
     settings = load_settings()
     for folder, (name, shown) in PEOPLE.items():
         photos = sorted(p for p in (FACES / folder).iterdir() if p.is_file() and p.name != shown)
-        enroll(path, name, photos[:ENROLL_PER_PERSON], tolerance=settings.tolerance,
-               min_face=settings.min_enroll_face, max_pixels=settings.max_image_pixels)
+        enroll(
+            path,
+            name,
+            photos[:ENROLL_PER_PERSON],
+            tolerance=settings.tolerance,
+            min_face=settings.min_enroll_face,
+            max_pixels=settings.max_image_pixels,
+        )
 
 
 def check_detectable(path: Path) -> None:
@@ -192,8 +203,9 @@ def main() -> int:
     print(f"enrolled {len(PEOPLE)} people into {OUT / 'faces.pkl'}")
     for name, placements in VIDEOS.items():
         check_detectable(write_video(name, placements, args.seconds))
-    (OUT / "hamilton.truth.json").write_text(json.dumps(
-        {"video": str(HAMILTON), "name": HAMILTON_NAME, "until_s": HAMILTON_STAGE_END_S}))
+    (OUT / "hamilton.truth.json").write_text(
+        json.dumps({"video": str(HAMILTON), "name": HAMILTON_NAME, "until_s": HAMILTON_STAGE_END_S})
+    )
     print(f"wrote {OUT / 'hamilton.truth.json'} (every face before {HAMILTON_STAGE_END_S} s is {HAMILTON_NAME})")
     return 0
 

@@ -39,13 +39,22 @@ INPUTS = {  # name -> (video, truth, faces shown)
 
 def machine() -> str:
     """CPU model, cores, load and library versions, for the table's caption."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     import dlib
     import onnxruntime
+
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} cores; load average {load}; Python {platform.python_version()}, "
-            f"dlib {dlib.__version__}, onnxruntime {onnxruntime.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores; load average {load}; Python {platform.python_version()}, "
+        f"dlib {dlib.__version__}, onnxruntime {onnxruntime.__version__}"
+    )
 
 
 def median(values: list) -> float | None:
@@ -60,13 +69,23 @@ def percent(value: float | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--baseline-runs", type=int, default=None, metavar="N",
-                        help="run the (slow) naive pipeline only in the first N runs (default: every run)")
+    parser.add_argument(
+        "--baseline-runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the (slow) naive pipeline only in the first N runs (default: every run)",
+    )
     parser.add_argument("--frames", type=int, default=None, help="first N frames of each input")
     parser.add_argument("--model", default="faceapi", choices=("auto", "hsemotion", "faceapi", "none"))
     parser.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=list(INPUTS))
-    parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
-                        help="also loop the 5-face video this long through our pipeline and report memory")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also loop the 5-face video this long through our pipeline and report memory",
+    )
     args = parser.parse_args()
     if not (OUT / "faces.pkl").is_file():
         parser.exit(2, "bench/out/faces.pkl is missing: run bench/make_videos.py first\n")
@@ -75,8 +94,7 @@ def main() -> int:
     registry = load_registry(settings.faces_path)
     model = None if args.model == "none" else load_emotion_model(args.model, settings.models_dir)
     before = machine()
-    inputs = {name: (load_frames(INPUTS[name][0], args.frames), load_truth(INPUTS[name][1]))
-              for name in args.inputs}
+    inputs = {name: (load_frames(INPUTS[name][0], args.frames), load_truth(INPUTS[name][1])) for name in args.inputs}
     results: dict[str, list] = {name: [] for name in inputs}
     started = time.time()
     for run in range(args.runs):
@@ -85,16 +103,23 @@ def main() -> int:
             result = run_benchmark(frames, registry, model, settings, truth, baseline=baseline)
             results[name].append(result)
             summary = result.summary()
-            print(f"run {run + 1}/{args.runs} {name}: ours {summary['fps']} fps, naive {summary['baseline_fps']} fps",
-                  file=sys.stderr, flush=True)
+            print(
+                f"run {run + 1}/{args.runs} {name}: ours {summary['fps']} fps, naive {summary['baseline_fps']} fps",
+                file=sys.stderr,
+                flush=True,
+            )
 
     naive_runs = min(args.runs, args.baseline_runs or args.runs)
-    print(f"Median of {args.runs} runs of ours and {naive_runs} of the naive pipeline, "
-          f"{model.name if model else 'no'} emotion model, {(time.time() - started) / 60:.0f} min.  \n"
-          f"Before: {before}.  \nAfter: {machine()}.\n")
-    print("| input | faces | frames | ours fps | naive fps | speedup | CPU ms/frame ours / naive | CPU speedup "
-          "| ours p50 / p95 ms | naive p50 / p95 ms | identity ours | identity naive | wrong names ours / naive "
-          "| faces found ours / naive |")
+    print(
+        f"Median of {args.runs} runs of ours and {naive_runs} of the naive pipeline, "
+        f"{model.name if model else 'no'} emotion model, {(time.time() - started) / 60:.0f} min.  \n"
+        f"Before: {before}.  \nAfter: {machine()}.\n"
+    )
+    print(
+        "| input | faces | frames | ours fps | naive fps | speedup | CPU ms/frame ours / naive | CPU speedup "
+        "| ours p50 / p95 ms | naive p50 / p95 ms | identity ours | identity naive | wrong names ours / naive "
+        "| faces found ours / naive |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
         ours = lambda get: median([get(r.ours, r.ours_identity) for r in runs])  # noqa: E731
@@ -103,11 +128,13 @@ def main() -> int:
         p50, p95 = (lambda run, _: run.latency_ms(50)), (lambda run, _: run.latency_ms(95))
         accuracy, wrong = (lambda _, score: score.accuracy), (lambda _, score: score.wrong)
         found = lambda run, _: sum(len(faces) for faces in run.faces)  # noqa: E731
-        print(f"| {name} | {INPUTS[name][2]} | {runs[0].ours.frames} | {ours(fps):.1f} | {naive(fps):.1f} "
-              f"| {ours(fps) / naive(fps):.1f}x | {ours(cpu):.1f} / {naive(cpu):.0f} | {naive(cpu) / ours(cpu):.1f}x "
-              f"| {ours(p50):.1f} / {ours(p95):.0f} | {naive(p50):.0f} / {naive(p95):.0f} "
-              f"| {percent(ours(accuracy))} | {percent(naive(accuracy))} | {ours(wrong):.0f} / {naive(wrong):.0f} "
-              f"| {ours(found):.0f} / {naive(found):.0f} |")
+        print(
+            f"| {name} | {INPUTS[name][2]} | {runs[0].ours.frames} | {ours(fps):.1f} | {naive(fps):.1f} "
+            f"| {ours(fps) / naive(fps):.1f}x | {ours(cpu):.1f} / {naive(cpu):.0f} | {naive(cpu) / ours(cpu):.1f}x "
+            f"| {ours(p50):.1f} / {ours(p95):.0f} | {naive(p50):.0f} / {naive(p95):.0f} "
+            f"| {percent(ours(accuracy))} | {percent(naive(accuracy))} | {ours(wrong):.0f} / {naive(wrong):.0f} "
+            f"| {ours(found):.0f} / {naive(found):.0f} |"
+        )
 
     print("\nMilliseconds per frame by stage (median of runs; `other` = tracking, resizing, bookkeeping):\n")
     print("| input | pipeline | " + " | ".join(STAGES) + " | total |")
@@ -117,16 +144,27 @@ def main() -> int:
             stages = [run.stage_ms_per_frame() for run in pipeline_runs]
             cells = [median([s.get(stage) for s in stages]) for stage in STAGES]
             total = median([sum(s.values()) for s in stages])
-            print(f"| {name} | {label} | " + " | ".join("-" if c is None else f"{c:.1f}" for c in cells)
-                  + f" | {total:.1f} |")
+            print(
+                f"| {name} | {label} | "
+                + " | ".join("-" if c is None else f"{c:.1f}" for c in cells)
+                + f" | {total:.1f} |"
+            )
 
     if args.soak:
         frames = inputs["faces5"][0] if "faces5" in inputs else load_frames(INPUTS["faces5"][0], args.frames)
-        memory = soak(frames, registry, model, settings, args.soak,
-                      progress=lambda s, rss: print(f"  soak {s:.0f} s RSS {rss:.1f} MB", file=sys.stderr))
-        print(f"\nMemory: {memory.frames} frames of faces5 looped for {memory.seconds:.0f} s "
-              f"({memory.frames / memory.seconds:.1f} fps): RSS {memory.rss_start_mb:.1f} -> "
-              f"{memory.rss_end_mb:.1f} MB (max {memory.rss_max_mb:.1f}), growth {memory.growth_mb:+.1f} MB.")
+        memory = soak(
+            frames,
+            registry,
+            model,
+            settings,
+            args.soak,
+            progress=lambda s, rss: print(f"  soak {s:.0f} s RSS {rss:.1f} MB", file=sys.stderr),
+        )
+        print(
+            f"\nMemory: {memory.frames} frames of faces5 looped for {memory.seconds:.0f} s "
+            f"({memory.frames / memory.seconds:.1f} fps): RSS {memory.rss_start_mb:.1f} -> "
+            f"{memory.rss_end_mb:.1f} MB (max {memory.rss_max_mb:.1f}), growth {memory.growth_mb:+.1f} MB."
+        )
     return 0
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import math
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -29,10 +30,10 @@ class AnalyzedFace:
     """One face of a frame: its track, box, identity and smoothed emotion probabilities."""
 
     track_id: int
-    box: Box                      # (top, right, bottom, left) in the ORIGINAL frame's pixels
-    name: str                     # enrolled name or labels.UNKNOWN
+    box: Box  # (top, right, bottom, left) in the ORIGINAL frame's pixels
+    name: str  # enrolled name or labels.UNKNOWN
     distance: float | None
-    scores: Mapping[str, float] | None   # smoothed probabilities over LABELS; None without a model
+    scores: Mapping[str, float] | None  # smoothed probabilities over LABELS; None without a model
 
     @property
     def emotion(self) -> str | None:
@@ -56,7 +57,7 @@ class FrameAnalyzer:
     Use one instance from one thread; `set_registry` and `set_tolerance` may be called from another.
     """
 
-    def __init__(self, registry: Registry, emotion_model: "EmotionModel | None", settings: Settings) -> None:
+    def __init__(self, registry: Registry, emotion_model: EmotionModel | None, settings: Settings) -> None:
         self.settings = settings
         self.emotion_model = emotion_model
         self._tracker = Tracker(settings.track_grace_s, settings.identity_votes)
@@ -104,10 +105,14 @@ class FrameAnalyzer:
     def _detect(self, bgr: np.ndarray) -> list[Box]:
         height, width = bgr.shape[:2]
         scale = min(1.0, self.settings.detect_width / width)
-        small = bgr if scale == 1.0 else cv2.resize(
-            bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        boxes = detect_faces(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), upsample=self.settings.detect_upsample,
-                             max_side=None)
+        small = (
+            bgr
+            if scale == 1.0
+            else cv2.resize(bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        )
+        boxes = detect_faces(
+            cv2.cvtColor(small, cv2.COLOR_BGR2RGB), upsample=self.settings.detect_upsample, max_side=None
+        )
         return [scale_box(box, 1.0 / scale, (height, width)) for box in boxes]
 
     def _identify(self, rgb: np.ndarray | None, tracks: list[Track], now: float) -> None:
@@ -115,8 +120,10 @@ class FrameAnalyzer:
             return
         recheck, unknown_recheck = self.settings.identity_recheck_s, self.settings.unknown_recheck_s
         voting = [t for t in tracks if not t.established]
-        due = sorted((t for t in tracks if t.established and t.identity_due(now, recheck, unknown_recheck)),
-                     key=lambda t: t.checked_at)
+        due = sorted(
+            (t for t in tracks if t.established and t.identity_due(now, recheck, unknown_recheck)),
+            key=lambda t: t.checked_at,
+        )
         # One re-check per frame spreads the cost of established tracks over frames.
         chosen = voting + due[:1]
         if not chosen:
@@ -162,8 +169,18 @@ def _nearest_matcher(registry: Registry) -> Matcher:
     return Matcher(registry, math.inf)
 
 
-_PALETTE = ((230, 126, 34), (46, 204, 113), (52, 152, 219), (155, 89, 182), (241, 196, 15),
-            (26, 188, 156), (231, 76, 60), (52, 73, 94), (211, 84, 0), (39, 174, 96))
+_PALETTE = (
+    (230, 126, 34),
+    (46, 204, 113),
+    (52, 152, 219),
+    (155, 89, 182),
+    (241, 196, 15),
+    (26, 188, 156),
+    (231, 76, 60),
+    (52, 73, 94),
+    (211, 84, 0),
+    (39, 174, 96),
+)
 UNKNOWN_COLOUR = (128, 128, 128)
 
 

@@ -15,10 +15,10 @@ import sys
 import threading
 import time
 import types
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -52,8 +52,12 @@ def load_truth(path: str | Path) -> Truth:
     try:
         document = json.loads(Path(path).read_text())
         if "frames" in document:
-            return Truth(frames=tuple(tuple((face["name"], tuple(int(v) for v in face["box"]))
-                                            for face in frame) for frame in document["frames"]))
+            return Truth(
+                frames=tuple(
+                    tuple((face["name"], tuple(int(v) for v in face["box"])) for face in frame)
+                    for frame in document["frames"]
+                )
+            )
         until = document.get("until_s")
         return Truth(name=str(document["name"]), until_s=None if until is None else float(until))
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -85,9 +89,11 @@ class StageClock:
 
     def wrap(self, function: Callable, name: str) -> Callable:
         """`function`, timed as stage `name` on every call."""
+
         def timed(*args, **kwargs):
             with self.stage(name):
                 return function(*args, **kwargs)
+
         return timed
 
     @contextmanager
@@ -103,8 +109,11 @@ class StageClock:
                 timed = self.wrap(original, stage)
                 owners = [owner]
                 if isinstance(owner, types.ModuleType):
-                    owners = [m for n, m in list(sys.modules.items())
-                              if n.split(".")[0] == "emotion_core" and getattr(m, attribute, None) is original]
+                    owners = [
+                        m
+                        for n, m in list(sys.modules.items())
+                        if n.split(".")[0] == "emotion_core" and getattr(m, attribute, None) is original
+                    ]
                 for target in owners:
                     patched.append((target, attribute, original))
                     setattr(target, attribute, timed)
@@ -228,8 +237,7 @@ def run_naive(frames: Sequence[VideoFrame], registry: Registry, model, tolerance
 
     process(frames[0].bgr)  # warm-up, not timed
     clock.totals.clear()
-    run.faces, run.seconds, run.cpu_seconds = _timed_loop([frame.bgr for frame in frames], process,
-                                                          run.latencies_ms)
+    run.faces, run.seconds, run.cpu_seconds = _timed_loop([frame.bgr for frame in frames], process, run.latencies_ms)
     run.stages_s = dict(clock.totals)
     return run
 
@@ -242,8 +250,10 @@ def run_ours(frames: Sequence[VideoFrame], registry: Registry, model, settings: 
     FrameAnalyzer(registry, model, settings).analyze(frames[0].bgr, 0.0)  # warm-up on a separate instance
     analyzer = FrameAnalyzer(registry, model, settings)
     clock = StageClock()
-    targets: list[tuple[object, str, str]] = [(recognition, "detect_faces", "detect"),
-                                              (recognition, "encode_faces", "encode")]
+    targets: list[tuple[object, str, str]] = [
+        (recognition, "detect_faces", "detect"),
+        (recognition, "encode_faces", "encode"),
+    ]
     if model is not None:
         targets.append((model, "predict", "emotion"))
     run = PipelineRun("ours")
@@ -257,8 +267,9 @@ def run_ours(frames: Sequence[VideoFrame], registry: Registry, model, settings: 
     return run
 
 
-def _timed_loop(frames: Sequence, process: Callable[..., tuple[Named, ...]],
-                latencies_ms: list[float]) -> tuple[list[tuple[Named, ...]], float, float]:
+def _timed_loop(
+    frames: Sequence, process: Callable[..., tuple[Named, ...]], latencies_ms: list[float]
+) -> tuple[list[tuple[Named, ...]], float, float]:
     """Process every frame; return the outputs, the wall time and the process CPU time."""
     outputs = []
     cpu, start = time.process_time(), time.perf_counter()
@@ -297,12 +308,18 @@ def _rounded(score: IdentityScore | None) -> float | None:
     return None if score is None or score.accuracy is None else round(score.accuracy, 4)
 
 
-def run_benchmark(frames: Sequence[VideoFrame], registry: Registry, model, settings: Settings,
-                  truth: Truth | None = None, baseline: bool = True) -> BenchmarkResult:
+def run_benchmark(
+    frames: Sequence[VideoFrame],
+    registry: Registry,
+    model,
+    settings: Settings,
+    truth: Truth | None = None,
+    baseline: bool = True,
+) -> BenchmarkResult:
     """Run our pipeline and (unless `baseline` is False) the naive one on `frames`, and score them."""
     ours = run_ours(frames, registry, model, settings)
     naive = run_naive(frames, registry, model, settings.tolerance) if baseline else None
-    score = (lambda run: None if truth is None or run is None else score_identities(truth, frames, run.faces))
+    score = lambda run: None if truth is None or run is None else score_identities(truth, frames, run.faces)
     return BenchmarkResult(ours, naive, score(ours), score(naive))
 
 
@@ -322,9 +339,15 @@ class MemoryResult:
         return self.rss_end_mb - self.rss_start_mb
 
 
-def soak(frames: Sequence[VideoFrame], registry: Registry, model, settings: Settings,
-         seconds: float, sample_every: float = 10.0,
-         progress: Callable[[float, float], None] | None = None) -> MemoryResult:
+def soak(
+    frames: Sequence[VideoFrame],
+    registry: Registry,
+    model,
+    settings: Settings,
+    seconds: float,
+    sample_every: float = 10.0,
+    progress: Callable[[float, float], None] | None = None,
+) -> MemoryResult:
     """Loop the frames through one `FrameAnalyzer` for `seconds` (continuous timestamps) and track RSS.
 
     The start figure is taken after one full pass, once models and buffers are warm.
@@ -355,6 +378,11 @@ def soak(frames: Sequence[VideoFrame], registry: Registry, model, settings: Sett
             if progress:
                 progress(elapsed, samples[-1][1])
     samples.append((time.perf_counter() - start, mb()))
-    return MemoryResult(seconds=samples[-1][0], frames=count - len(frames), rss_start_mb=start_rss,
-                        rss_end_mb=samples[-1][1], rss_max_mb=max(rss for _, rss in samples),
-                        samples=tuple(samples))
+    return MemoryResult(
+        seconds=samples[-1][0],
+        frames=count - len(frames),
+        rss_start_mb=start_rss,
+        rss_end_mb=samples[-1][1],
+        rss_max_mb=max(rss for _, rss in samples),
+        samples=tuple(samples),
+    )

@@ -10,20 +10,29 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import SettingsError
 from .labels import LABELS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType({
-    "Happy": 2.0, "Neutral": 2.0, "Sad": -1.0, "Angry": -2.0,
-    "Disgust": -2.0, "Fear": -2.0, "Surprise": -2.0, "Contempt": -2.0,
-})
+DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {
+        "Happy": 2.0,
+        "Neutral": 2.0,
+        "Sad": -1.0,
+        "Angry": -2.0,
+        "Disgust": -2.0,
+        "Fear": -2.0,
+        "Surprise": -2.0,
+        "Contempt": -2.0,
+    }
+)
 """Points per observed emotion, from the original design (every other label -2)."""
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -34,9 +43,15 @@ TOLERANCE_RANGE = (0.2, 0.8)
 SAMPLE_PERIOD_RANGE = (0.05, 60.0)
 EMOTION_MODELS = ("auto", "hsemotion", "faceapi", "none")
 ANALYSIS_RANGES = {
-    "detect_width": (64, 4096), "detect_upsample": (0, 2), "identity_votes": (1, 15),
-    "track_grace_s": (0.0, 60.0), "identity_recheck_s": (0.1, 600.0), "unknown_recheck_s": (0.05, 600.0),
-    "emotion_window_s": (0.0, 60.0), "detect_period_s": (0.0, 10.0), "emotion_period_s": (0.0, 10.0),
+    "detect_width": (64, 4096),
+    "detect_upsample": (0, 2),
+    "identity_votes": (1, 15),
+    "track_grace_s": (0.0, 60.0),
+    "identity_recheck_s": (0.1, 600.0),
+    "unknown_recheck_s": (0.05, 600.0),
+    "emotion_window_s": (0.0, 60.0),
+    "detect_period_s": (0.0, 10.0),
+    "emotion_period_s": (0.0, 10.0),
 }
 INTEGER_SETTINGS = ("detect_width", "detect_upsample", "identity_votes")
 
@@ -105,8 +120,7 @@ class Settings:
         object.__setattr__(self, "sample_period", validate_sample_period(self.sample_period))
         object.__setattr__(self, "weights", validate_weights(self.weights))
         if self.emotion_model not in EMOTION_MODELS:
-            raise SettingsError(
-                f"emotion model must be one of {', '.join(EMOTION_MODELS)}, not {self.emotion_model!r}")
+            raise SettingsError(f"emotion model must be one of {', '.join(EMOTION_MODELS)}, not {self.emotion_model!r}")
         if not isinstance(self.db_url, str) or "://" not in self.db_url:
             raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
         object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))
@@ -116,7 +130,7 @@ class Settings:
                 raise SettingsError(f"{name} must be a whole number, not {getattr(self, name)!r}")
             object.__setattr__(self, name, int(value) if name in INTEGER_SETTINGS else value)
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """Return a copy with `changes` applied and validated."""
         return dataclasses.replace(self, **changes)
 

@@ -7,9 +7,10 @@ Both backends return probabilities over the canonical `labels.LABELS`; a label a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -108,14 +109,14 @@ class FaceApiModel:
         try:
             self._session = open_session(self.path)
         except Exception as exc:  # onnxruntime raises several unrelated types for broken files
-            raise ModelUnavailableError(f"{self.path} does not load ({str(exc).splitlines()[0]}); "
-                                        f"fetch it again: {FETCH_HINT['faceapi']}") from None
+            raise ModelUnavailableError(
+                f"{self.path} does not load ({str(exc).splitlines()[0]}); fetch it again: {FETCH_HINT['faceapi']}"
+            ) from None
         self._input = self._session.get_inputs()[0].name
 
     def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """The network input for `boxes`: float32 (N, 112, 112, 3) RGB 0..255."""
-        return np.stack([resize_bilinear(pad_to_square(crop_box(rgb, box)), self.input_size)
-                         for box in boxes])
+        return np.stack([resize_bilinear(pad_to_square(crop_box(rgb, box)), self.input_size) for box in boxes])
 
     def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
@@ -131,10 +132,18 @@ def _hsemotion_recognizer_class():
     class LocalRecognizer(HSEmotionRecognizer):
         """HSEmotionRecognizer on a given ONNX file: its own __init__ would download weights."""
 
-        def __init__(self, path: Path, img_size: int = 224) -> None:  # noqa: D107 (no super: it downloads)
+        def __init__(self, path: Path, img_size: int = 224) -> None:
             self.is_mtl = False
-            self.idx_to_class = {0: "Anger", 1: "Contempt", 2: "Disgust", 3: "Fear", 4: "Happiness",
-                                 5: "Neutral", 6: "Sadness", 7: "Surprise"}
+            self.idx_to_class = {
+                0: "Anger",
+                1: "Contempt",
+                2: "Disgust",
+                3: "Fear",
+                4: "Happiness",
+                5: "Neutral",
+                6: "Sadness",
+                7: "Surprise",
+            }
             self.img_size = img_size
             self.ort_session = open_session(path)
 
@@ -151,8 +160,9 @@ class HSEmotionModel:
         try:
             self.recognizer = _hsemotion_recognizer_class()(self.path)
         except Exception as exc:  # onnxruntime raises several unrelated types for broken files
-            raise ModelUnavailableError(f"{self.path} does not load ({str(exc).splitlines()[0]}); "
-                                        f"replace it: {FETCH_HINT['hsemotion']}") from None
+            raise ModelUnavailableError(
+                f"{self.path} does not load ({str(exc).splitlines()[0]}); replace it: {FETCH_HINT['hsemotion']}"
+            ) from None
         classes = self.recognizer.idx_to_class
         self._indices = _label_map([classes[i] for i in range(len(classes))])
 
@@ -168,8 +178,9 @@ class HSEmotionModel:
 BACKEND_CLASSES = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel}
 
 
-def load_emotion_model(choice: str = "auto", models_dir: Path | None = None, *,
-                       fetch: bool = False, progress: Progress | None = None) -> EmotionModel:
+def load_emotion_model(
+    choice: str = "auto", models_dir: Path | None = None, *, fetch: bool = False, progress: Progress | None = None
+) -> EmotionModel:
     """The emotion backend `choice` (auto|hsemotion|faceapi) with weights from `models_dir`.
 
     `auto` takes hsemotion when its weights are present (and load), else faceapi. With `fetch`,
@@ -183,6 +194,7 @@ def load_emotion_model(choice: str = "auto", models_dir: Path | None = None, *,
         raise SettingsError(f"emotion model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
     if models_dir is None:
         from .config import load_settings
+
         models_dir = load_settings().models_dir
     names = ("hsemotion", "faceapi") if choice == "auto" else (choice,)
     failures = []
@@ -201,8 +213,10 @@ def load_emotion_model(choice: str = "auto", models_dir: Path | None = None, *,
             failures.append(str(exc))
     if choice == "auto":
         raise ModelUnavailableError(
-            "no emotion model available" + (f" ({'; '.join(failures)})" if failures else "")
-            + f": run `{FETCH_HINT['faceapi']}`, or for hsemotion {FETCH_HINT['hsemotion']}")
+            "no emotion model available"
+            + (f" ({'; '.join(failures)})" if failures else "")
+            + f": run `{FETCH_HINT['faceapi']}`, or for hsemotion {FETCH_HINT['hsemotion']}"
+        )
     how = f"run `{FETCH_HINT['faceapi']}`" if choice == "faceapi" else FETCH_HINT["hsemotion"]
     raise ModelUnavailableError(f"{choice} emotion model not found in {models_dir}: {how}")
 
@@ -219,18 +233,27 @@ class FaceEmotion:
 def classify_faces(model: EmotionModel, rgb: np.ndarray, boxes: Sequence[Box]) -> list[FaceEmotion]:
     """The emotion of each face box of an RGB image."""
     scores = model.predict(rgb, boxes)
-    return [FaceEmotion(tuple(int(v) for v in box), LABELS[int(np.argmax(row))],
-                        dict(zip(LABELS, map(float, row)))) for box, row in zip(boxes, scores)]
+    return [
+        FaceEmotion(tuple(int(v) for v in box), LABELS[int(np.argmax(row))], dict(zip(LABELS, map(float, row))))
+        for box, row in zip(boxes, scores)
+    ]
 
 
-def classify_image(model: EmotionModel, source: ImageSource, *, crop: bool = False,
-                   largest_only: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[FaceEmotion]:
+def classify_image(
+    model: EmotionModel,
+    source: ImageSource,
+    *,
+    crop: bool = False,
+    largest_only: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> list[FaceEmotion]:
     """The emotion of the faces dlib finds in an image, or of the whole image when `crop`."""
     rgb = load_image(source, max_pixels=max_pixels)
     if crop:
         boxes = [(0, rgb.shape[1], rgb.shape[0], 0)]
     else:
         from .recognition import detect_faces, largest_box
+
         boxes = detect_faces(rgb)
         if largest_only and boxes:
             boxes = [largest_box(boxes)]

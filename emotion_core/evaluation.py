@@ -23,10 +23,12 @@ def labelled_images(root: Path) -> list[tuple[Path, str]]:
     root = Path(root)
     if not root.is_dir():
         raise EmotionCoreError(f"{root}: not a directory")
-    pairs = [(image, folder.name)
-             for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
-             for image in sorted(folder.iterdir())
-             if image.is_file() and image.suffix.lower() in IMAGE_SUFFIXES]
+    pairs = [
+        (image, folder.name)
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
+        for image in sorted(folder.iterdir())
+        if image.is_file() and image.suffix.lower() in IMAGE_SUFFIXES
+    ]
     if not pairs:
         raise EmotionCoreError(f"{root}: no images in any sub-folder")
     return pairs
@@ -38,6 +40,7 @@ def evaluate_faces(root: Path, tolerance: float, progress: TextIO | None = None)
     A person with a single photo is a stranger for that photo (right answer: Unknown).
     """
     from .recognition import detect_faces, encode_faces, largest_box
+
     photos, encodings, people = [], [], []
     pairs = labelled_images(root)
     for index, (path, person) in enumerate(pairs, 1):
@@ -72,8 +75,14 @@ def evaluate_faces(root: Path, tolerance: float, progress: TextIO | None = None)
             wrong += 1
             false_accepts += is_stranger
     n = len(photos)
-    return {"n": n, "accuracy": right / n, "unknown_rate": unknown / n, "wrong_rate": wrong / n,
-            "strangers": strangers, "false_accept_rate": false_accepts / strangers if strangers else 0.0}
+    return {
+        "n": n,
+        "accuracy": right / n,
+        "unknown_rate": unknown / n,
+        "wrong_rate": wrong / n,
+        "strangers": strangers,
+        "false_accept_rate": false_accepts / strangers if strangers else 0.0,
+    }
 
 
 NO_FACE = "no face"
@@ -83,8 +92,9 @@ NO_FACE = "no face"
 def _emotion_label(name: str, origin: str) -> str:
     label = canonical_label(name)
     if label is None:
-        raise EmotionCoreError(f"{origin}: {name!r} is not an emotion label "
-                               f"(expected one of {', '.join(LABELS)} or a synonym)")
+        raise EmotionCoreError(
+            f"{origin}: {name!r} is not an emotion label (expected one of {', '.join(LABELS)} or a synonym)"
+        )
     return label
 
 
@@ -98,10 +108,14 @@ def emotion_images(source: Path) -> list[tuple[Path, str]]:
         raise EmotionCoreError(f"{source}: no such directory or CSV file")
     if any(p.is_dir() and not p.name.startswith("_") for p in source.iterdir()):
         return [(path, _emotion_label(folder, str(path.parent))) for path, folder in labelled_images(source)]
-    pairs = [(path, _emotion_label(path.suffix[1:], str(path)))
-             for path in sorted(source.iterdir())
-             if path.is_file() and not path.name.startswith(".") and path.suffix.lower() not in IMAGE_SUFFIXES
-             and canonical_label(path.suffix[1:]) is not None]
+    pairs = [
+        (path, _emotion_label(path.suffix[1:], str(path)))
+        for path in sorted(source.iterdir())
+        if path.is_file()
+        and not path.name.startswith(".")
+        and path.suffix.lower() not in IMAGE_SUFFIXES
+        and canonical_label(path.suffix[1:]) is not None
+    ]
     if not pairs:
         raise EmotionCoreError(f"{source}: no class sub-folders and no files named <name>.<emotion>")
     return pairs
@@ -120,21 +134,22 @@ def _emotion_csv(path: Path) -> list[tuple[Path, str]]:
         if len(row) != 2:
             raise EmotionCoreError(f"{path}: row {number} is not `path,label`: {','.join(row)!r}")
         image = Path(row[0].strip())
-        pairs.append((image if image.is_absolute() else path.parent / image,
-                      _emotion_label(row[1], f"{path} row {number}")))
+        pairs.append(
+            (image if image.is_absolute() else path.parent / image, _emotion_label(row[1], f"{path} row {number}"))
+        )
     if not pairs:
         raise EmotionCoreError(f"{path}: no rows")
     return pairs
 
 
-def evaluate_emotions(source: Path, model: "EmotionModel", crop: bool = False,
-                      progress: TextIO | None = None) -> dict:
+def evaluate_emotions(source: Path, model: EmotionModel, crop: bool = False, progress: TextIO | None = None) -> dict:
     """Accuracy, per-class recall and confusion of `model` over labelled images.
 
     Without `crop` the largest face dlib finds is classified; an image without a face counts as
     wrong and is listed under `no_face`.
     """
     from .emotions import classify_image
+
     pairs = emotion_images(source)
     truths, predictions, no_face = [], [], []
     for index, (path, truth) in enumerate(pairs, 1):
@@ -153,9 +168,11 @@ def evaluate_emotions(source: Path, model: "EmotionModel", crop: bool = False,
     for truth, prediction in zip(truths, predictions):
         confusion[truth][prediction] += 1
     n = len(pairs)
-    return {"n": n,
-            "accuracy": sum(t == p for t, p in zip(truths, predictions)) / n,
-            "per_class": {label: confusion[label][label] / sum(confusion[label].values()) for label in present},
-            "confusion": confusion,
-            "no_face": no_face,
-            "model": model.name}
+    return {
+        "n": n,
+        "accuracy": sum(t == p for t, p in zip(truths, predictions)) / n,
+        "per_class": {label: confusion[label][label] / sum(confusion[label].values()) for label in present},
+        "confusion": confusion,
+        "no_face": no_face,
+        "model": model.name,
+    }

@@ -11,8 +11,8 @@ mean subtraction and /255 itself, like `FaceFeatureExtractor.forwardInput`; its 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import onnx
@@ -71,29 +71,36 @@ class _Graph:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def conv(self, x: str, name: str, weight: np.ndarray, bias: np.ndarray | None, size: int,
-             stride: int, group: int = 1) -> str:
+    def conv(
+        self, x: str, name: str, weight: np.ndarray, bias: np.ndarray | None, size: int, stride: int, group: int = 1
+    ) -> str:
         kernel = weight.shape[-1]
         before, after = _same_pads(size, kernel, stride)
         inputs = [x, self.const(f"{name}/W", weight)]
         if bias is not None:
             inputs.append(self.const(f"{name}/B", bias))
-        return self.node("Conv", inputs, name, kernel_shape=[kernel, kernel], strides=[stride, stride],
-                         pads=[before, before, after, after], group=group)
+        return self.node(
+            "Conv",
+            inputs,
+            name,
+            kernel_shape=[kernel, kernel],
+            strides=[stride, stride],
+            pads=[before, before, after, after],
+            group=group,
+        )
 
     def separable(self, x: str, name: str, w: Mapping[str, np.ndarray], size: int, stride: int) -> str:
-        depthwise = w[f"{name}/depthwise_filter"]            # (kh, kw, C, 1)
-        pointwise = w[f"{name}/pointwise_filter"]            # (1, 1, Cin, Cout)
+        depthwise = w[f"{name}/depthwise_filter"]  # (kh, kw, C, 1)
+        pointwise = w[f"{name}/pointwise_filter"]  # (1, 1, Cin, Cout)
         channels = depthwise.shape[2]
         x = self.conv(x, f"{name}/depthwise", depthwise.transpose(2, 3, 0, 1), None, size, stride, channels)
         return self.conv(x, name, pointwise.transpose(3, 2, 0, 1), w[f"{name}/bias"], -(-size // stride), 1)
 
 
-def _dense_block(g: _Graph, x: str, block: str, w: Mapping[str, np.ndarray], size: int,
-                 first: bool) -> tuple[str, int]:
+def _dense_block(g: _Graph, x: str, block: str, w: Mapping[str, np.ndarray], size: int, first: bool) -> tuple[str, int]:
     """denseBlock4: out = relu(c0 + c1 + c2 + c3), each conv fed the running relu'd sum."""
     if first:
-        filters = w[f"{block}/conv0/filters"]                  # (kh, kw, Cin, Cout)
+        filters = w[f"{block}/conv0/filters"]  # (kh, kw, Cin, Cout)
         out1 = g.conv(x, f"{block}/conv0", filters.transpose(3, 2, 0, 1), w[f"{block}/conv0/bias"], size, 2)
     else:
         out1 = g.separable(x, f"{block}/conv0", w, size, 2)
@@ -120,16 +127,20 @@ def build_model(weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
         x, size = _dense_block(g, x, f"dense{index}", weights, size, first=index == 0)
     x = g.node("AveragePool", [x], "pool", kernel_shape=[7, 7], strides=[2, 2])
     x = g.node("Flatten", [x], "features", axis=1)
-    x = g.node("Gemm", [x, g.const("fc/weights", weights["fc/weights"]), g.const("fc/bias", weights["fc/bias"])],
-               "logits")
+    x = g.node(
+        "Gemm", [x, g.const("fc/weights", weights["fc/weights"]), g.const("fc/bias", weights["fc/bias"])], "logits"
+    )
     g.node("Softmax", [x], "probabilities", axis=1)
     graph = helper.make_graph(
-        g.nodes, "face_expression_net",
+        g.nodes,
+        "face_expression_net",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", INPUT_SIZE, INPUT_SIZE, 3])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(FACEAPI_LABELS)])],
-        g.initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="emotion_core.faceapi_convert")
+        g.initializers,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="emotion_core.faceapi_convert"
+    )
     model.ir_version = 8
     helper.set_model_props(model, {"labels": ",".join(FACEAPI_LABELS)})
     onnx.checker.check_model(model)

@@ -61,8 +61,9 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
 
 
-def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-               min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
+def load_image(
+    source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = MIN_IMAGE_SIDE
+) -> np.ndarray:
     """Decode an image file, bytes or upload into an upright RGB uint8 array (H, W, 3).
 
     Handles greyscale, 16-bit, alpha, palette, CMYK, animated (first frame) and EXIF-rotated
@@ -82,11 +83,11 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS,
             with Image.open(io.BytesIO(data), formats=FORMATS) as image:
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise ImageError(f"{name}: image too large ({width}x{height} pixels; "
-                                     f"limit {max_pixels:,} pixels)")
+                    raise ImageError(f"{name}: image too large ({width}x{height} pixels; limit {max_pixels:,} pixels)")
                 if min(width, height) < min_side:
-                    raise ImageError(f"{name}: image too small ({width}x{height}; "
-                                     f"at least {min_side}x{min_side} needed)")
+                    raise ImageError(
+                        f"{name}: image too small ({width}x{height}; at least {min_side}x{min_side} needed)"
+                    )
                 image.seek(0)
                 image.load()
                 upright = ImageOps.exif_transpose(image) or image

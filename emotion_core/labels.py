@@ -6,13 +6,24 @@ UNKNOWN = "Unknown"
 """Name given to a face that matches no enrolled person."""
 
 SYNONYMS: dict[str, str] = {
-    "happy": "Happy", "happiness": "Happy", "joy": "Happy",
-    "neutral": "Neutral", "normal": "Neutral", "calm": "Neutral",
-    "sad": "Sad", "sadness": "Sad",
-    "angry": "Angry", "anger": "Angry",
-    "disgust": "Disgust", "disgusted": "Disgust",
-    "fear": "Fear", "fearful": "Fear", "afraid": "Fear", "scared": "Fear",
-    "surprise": "Surprise", "surprised": "Surprise",
+    "happy": "Happy",
+    "happiness": "Happy",
+    "joy": "Happy",
+    "neutral": "Neutral",
+    "normal": "Neutral",
+    "calm": "Neutral",
+    "sad": "Sad",
+    "sadness": "Sad",
+    "angry": "Angry",
+    "anger": "Angry",
+    "disgust": "Disgust",
+    "disgusted": "Disgust",
+    "fear": "Fear",
+    "fearful": "Fear",
+    "afraid": "Fear",
+    "scared": "Fear",
+    "surprise": "Surprise",
+    "surprised": "Surprise",
     "contempt": "Contempt",
 }
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .config import Settings, validate_sample_period, validate_weights
 from .labels import LABELS, UNKNOWN
@@ -40,7 +41,7 @@ class PersonStats:
     """Counts and score of one person (or of everyone, for the overall figures)."""
 
     name: str
-    counts: Mapping[str, int]     # label -> n, every label in LABELS present (0 if none)
+    counts: Mapping[str, int]  # label -> n, every label in LABELS present (0 if none)
     total: int
     points: float
     score: float | None
@@ -51,7 +52,7 @@ class FinalScores:
     """The frozen result of one counting period."""
 
     session_id: int | None
-    started_at: float             # unix time
+    started_at: float  # unix time
     ended_at: float
     people: tuple[PersonStats, ...]
     overall_score: float | None
@@ -65,17 +66,17 @@ class Snapshot:
 
     counting: bool
     session_id: int | None
-    started_at: float | None      # unix time counting started (None when not counting)
-    people: tuple[PersonStats, ...]   # current/last counting period, sorted by name
+    started_at: float | None  # unix time counting started (None when not counting)
+    people: tuple[PersonStats, ...]  # current/last counting period, sorted by name
     overall_score: float | None
     overall_points: float
     total: int
-    faces: tuple[AnalyzedFace, ...]   # latest frame's faces
-    fps: float                        # processed frames per second, recent window
-    frames: int                       # frames processed since creation
+    faces: tuple[AnalyzedFace, ...]  # latest frame's faces
+    fps: float  # processed frames per second, recent window
+    frames: int  # frames processed since creation
     timeline: tuple[tuple[float, str, float], ...]  # (unix time, person or "Overall", score) points, bounded length
-    final: FinalScores | None         # set when counting stops; cleared when counting starts again
-    store_error: str | None           # last database failure, None when healthy
+    final: FinalScores | None  # set when counting stops; cleared when counting starts again
+    store_error: str | None  # last database failure, None when healthy
 
 
 def person_stats(name: str, counts: Mapping[str, int], weights: Mapping[str, float]) -> PersonStats:
@@ -88,9 +89,13 @@ def person_stats(name: str, counts: Mapping[str, int], weights: Mapping[str, flo
 def final_to_dict(final: FinalScores) -> dict:
     """The JSON form of final scores stored with a session."""
     return {
-        "people": {p.name: {"counts": dict(p.counts), "total": p.total, "points": p.points, "score": p.score}
-                   for p in final.people},
-        "overall_score": final.overall_score, "overall_points": final.overall_points, "total": final.total,
+        "people": {
+            p.name: {"counts": dict(p.counts), "total": p.total, "points": p.points, "score": p.score}
+            for p in final.people
+        },
+        "overall_score": final.overall_score,
+        "overall_points": final.overall_points,
+        "total": final.total,
     }
 
 
@@ -146,9 +151,13 @@ class LiveSession:
         if self._log is None:
             return None
         with self._lock:
-            logged = {"sample_period": self._period, "weights": dict(self._weights),
-                      "count_unknown": self._count_unknown, "tolerance": self._settings.tolerance,
-                      "detect_width": self._settings.detect_width}
+            logged = {
+                "sample_period": self._period,
+                "weights": dict(self._weights),
+                "count_unknown": self._count_unknown,
+                "tolerance": self._settings.tolerance,
+                "detect_width": self._settings.detect_width,
+            }
         return self._log.start_session(now, self._model_name, logged)
 
     def _reset_counts(self, now: float) -> None:
@@ -209,8 +218,7 @@ class LiveSession:
             if not self._next_timeline - self._period <= timestamp < self._next_timeline:
                 self._next_timeline = timestamp + self._period
                 people, overall = _stats(self._counts, self._weights)
-                self._timeline.extend((timestamp, p.name, p.score) for p in (*people, overall)
-                                      if p.score is not None)
+                self._timeline.extend((timestamp, p.name, p.score) for p in (*people, overall) if p.score is not None)
         if rows and self._log is not None and session_id is not None:
             self._log.add_observations(session_id, rows)
 
@@ -219,8 +227,13 @@ class LiveSession:
         for track in stale:
             del self._clocks[track]
 
-    def update_settings(self, *, sample_period: float | None = None, weights: Mapping[str, float] | None = None,
-                        count_unknown: bool | None = None) -> None:
+    def update_settings(
+        self,
+        *,
+        sample_period: float | None = None,
+        weights: Mapping[str, float] | None = None,
+        count_unknown: bool | None = None,
+    ) -> None:
         """Change counting settings; they apply from the next observation on (scores are recomputed)."""
         period = None if sample_period is None else validate_sample_period(sample_period)
         merged = None if weights is None else validate_weights(weights)
@@ -257,9 +270,21 @@ class LiveSession:
         store_error = self._log.last_error if self._log is not None else None
         if self._log is not None and counting:
             session_id = self._log.stored_id(session_id)
-        return Snapshot(counting, session_id if counting else None, started_at if counting else None,
-                        people, overall.score, overall.points, overall.total, faces, fps, frames,
-                        timeline, final, store_error)
+        return Snapshot(
+            counting,
+            session_id if counting else None,
+            started_at if counting else None,
+            people,
+            overall.score,
+            overall.points,
+            overall.total,
+            faces,
+            fps,
+            frames,
+            timeline,
+            final,
+            store_error,
+        )
 
     def close(self) -> None:
         """Stop counting if on and flush the log."""
@@ -268,8 +293,9 @@ class LiveSession:
             self._log.flush()
 
 
-def _stats(counts: Mapping[str, Mapping[str, int]], weights: Mapping[str, float]
-           ) -> tuple[tuple[PersonStats, ...], PersonStats]:
+def _stats(
+    counts: Mapping[str, Mapping[str, int]], weights: Mapping[str, float]
+) -> tuple[tuple[PersonStats, ...], PersonStats]:
     """Per-person stats sorted by name, and the overall stats over everyone."""
     people = tuple(person_stats(name, counts[name], weights) for name in sorted(counts))
     overall: dict[str, int] = {}

@@ -10,9 +10,9 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -37,8 +37,10 @@ HSEMOTION_NAME = "enet_b0_8_best_vgaf"
 HSEMOTION_FILE = f"{HSEMOTION_NAME}.onnx"
 HSEMOTION_CACHE = Path.home() / ".hsemotion"
 # Where hsemotion-onnx 0.3.1 itself downloads this file from (hsemotion_onnx.facial_emotions).
-HSEMOTION_URL = ("https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/"
-                 f"affectnet_emotions/onnx/{HSEMOTION_FILE}?raw=true")
+HSEMOTION_URL = (
+    "https://github.com/HSE-asavchenko/face-emotion-recognition/blob/main/models/"
+    f"affectnet_emotions/onnx/{HSEMOTION_FILE}?raw=true"
+)
 DOWNLOAD_TIMEOUT = 30.0
 
 FETCH_HINT = {
@@ -66,6 +68,7 @@ class ModelStatus:
 def open_session(model: Path | bytes, threads: int = ORT_THREADS):
     """An onnxruntime CPU inference session for an ONNX file or serialized model."""
     import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -104,8 +107,7 @@ def model_status(models_dir: Path) -> list[ModelStatus]:
                 source += f" (provenance: {provenance.name})"
         else:
             source = f"hsemotion-onnx {HSEMOTION_NAME}" + (f" ({path.parent})" if path else "")
-        statuses.append(ModelStatus(name, path is not None, path,
-                                    path.stat().st_size if path else None, source))
+        statuses.append(ModelStatus(name, path is not None, path, path.stat().st_size if path else None, source))
     return statuses
 
 
@@ -133,8 +135,9 @@ def _faceapi_is_current(models_dir: Path) -> bool:
     target, provenance = Path(models_dir) / FACEAPI_FILE, Path(models_dir) / FACEAPI_PROVENANCE
     try:
         record = json.loads(provenance.read_text())
-        return (record.get("version") == FACEAPI_VERSION
-                and record.get("output", {}).get("sha256") == _sha256(target.read_bytes()))
+        return record.get("version") == FACEAPI_VERSION and record.get("output", {}).get("sha256") == _sha256(
+            target.read_bytes()
+        )
     except (OSError, ValueError, AttributeError):
         return False
 
@@ -147,17 +150,33 @@ def _npm_pack(workdir: Path, progress: Progress) -> Path:
     try:
         # A cached tarball is used without asking the registry (an exact version never changes);
         # offline without a cache, fail within seconds instead of npm's minute of retries.
-        result = subprocess.run([npm, "pack", f"{FACEAPI_PACKAGE}@{FACEAPI_VERSION}", "--loglevel=error",
-                                 "--prefer-offline", "--fetch-retries=1", "--fetch-retry-mintimeout=1000",
-                                 "--fetch-retry-maxtimeout=5000"],
-                                cwd=workdir, capture_output=True, text=True, timeout=NPM_TIMEOUT)
+        result = subprocess.run(
+            [
+                npm,
+                "pack",
+                f"{FACEAPI_PACKAGE}@{FACEAPI_VERSION}",
+                "--loglevel=error",
+                "--prefer-offline",
+                "--fetch-retries=1",
+                "--fetch-retry-mintimeout=1000",
+                "--fetch-retry-maxtimeout=5000",
+            ],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT,
+        )
     except subprocess.TimeoutExpired:
-        raise ModelUnavailableError(f"cannot fetch the faceapi model: npm pack timed out after "
-                                    f"{NPM_TIMEOUT:.0f} s (offline?)") from None
+        raise ModelUnavailableError(
+            f"cannot fetch the faceapi model: npm pack timed out after {NPM_TIMEOUT:.0f} s (offline?)"
+        ) from None
     tarballs = sorted(workdir.glob("*.tgz"))
     if result.returncode != 0 or not tarballs:
-        errors = [line.removeprefix("npm error").removeprefix("npm ERR!").strip()
-                  for line in result.stderr.splitlines() if line.startswith(("npm error", "npm ERR!"))]
+        errors = [
+            line.removeprefix("npm error").removeprefix("npm ERR!").strip()
+            for line in result.stderr.splitlines()
+            if line.startswith(("npm error", "npm ERR!"))
+        ]
         reason = next((line for line in errors if "reason:" in line), errors[0] if errors else "no tarball")
         raise ModelUnavailableError(f"cannot fetch the faceapi model: npm pack failed ({reason})")
     return tarballs[0]
@@ -183,6 +202,7 @@ def _faceapi_sources(tarball: Path, workdir: Path) -> dict[str, Path]:
 def fetch_faceapi(models_dir: Path, progress: Progress) -> Path:
     """Fetch face-api's expression weights with npm, convert them to ONNX, verify and record them."""
     from .faceapi_convert import convert
+
     models_dir = Path(models_dir)
     target = models_dir / FACEAPI_FILE
     if target.is_file() and _faceapi_is_current(models_dir):
@@ -201,10 +221,14 @@ def fetch_faceapi(models_dir: Path, progress: Progress) -> Path:
             raise ModelUnavailableError(f"cannot convert the faceapi weights: {exc}") from None
         verify_model(model, (INPUT_SIZE, INPUT_SIZE, 3), len(FACEAPI_LABELS))
         record = {
-            "package": FACEAPI_PACKAGE, "version": FACEAPI_VERSION, "license": "MIT",
+            "package": FACEAPI_PACKAGE,
+            "version": FACEAPI_VERSION,
+            "license": "MIT",
             "tarball": {"name": tarball.name, "sha256": _sha256(tarball.read_bytes())},
-            "sources": {source: {"sha256": _sha256(path.read_bytes()), "size_bytes": path.stat().st_size}
-                        for source, path in sources.items()},
+            "sources": {
+                source: {"sha256": _sha256(path.read_bytes()), "size_bytes": path.stat().st_size}
+                for source, path in sources.items()
+            },
             "output": {"file": FACEAPI_FILE, "sha256": _sha256(model), "size_bytes": len(model)},
             "converter": "emotion_core.faceapi_convert",
             "input": f"float32 NHWC RGB 0..255, N x {INPUT_SIZE} x {INPUT_SIZE} x 3",
@@ -223,8 +247,9 @@ def _download(url: str, progress: Progress) -> bytes:
         while chunk := response.read(1 << 16):
             chunks.append(chunk)
             done += len(chunk)
-            progress(f"downloading {HSEMOTION_FILE}: {done / 1e6:.1f}"
-                     + (f" / {total / 1e6:.1f} MB" if total else " MB"))
+            progress(
+                f"downloading {HSEMOTION_FILE}: {done / 1e6:.1f}" + (f" / {total / 1e6:.1f} MB" if total else " MB")
+            )
     return b"".join(chunks)
 
 
@@ -239,13 +264,15 @@ def fetch_hsemotion(models_dir: Path, progress: Progress) -> Path:
         data = _download(HSEMOTION_URL, progress)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise ModelUnavailableError(f"cannot download the hsemotion weights ({reason}); "
-                                    f"{FETCH_HINT['hsemotion']}") from None
+        raise ModelUnavailableError(
+            f"cannot download the hsemotion weights ({reason}); {FETCH_HINT['hsemotion']}"
+        ) from None
     try:
         verify_model(data, (3, 224, 224), 8)
     except ModelUnavailableError as exc:
-        raise ModelUnavailableError(f"the downloaded hsemotion weights are unusable ({exc}); "
-                                    f"{FETCH_HINT['hsemotion']}") from None
+        raise ModelUnavailableError(
+            f"the downloaded hsemotion weights are unusable ({exc}); {FETCH_HINT['hsemotion']}"
+        ) from None
     target = Path(models_dir) / HSEMOTION_FILE
     write_atomic(target, data)
     progress(f"hsemotion: ready ({target})")

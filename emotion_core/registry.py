@@ -10,9 +10,9 @@ import io
 import logging
 import pickle
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -31,10 +31,14 @@ log = logging.getLogger(__name__)
 
 # The only globals a registry pickle may name: numpy's array reconstruction helpers.
 _ALLOWED_GLOBALS = {
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
 }
 
 
@@ -53,8 +57,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         if (module, name) == ("_codecs", "encode"):
             return _latin1_bytes
-        raise RegistryError(f"refusing to load: the file references the global '{module}.{name}'"
-                            " (not a plain registry; possibly tampered)")
+        raise RegistryError(
+            f"refusing to load: the file references the global '{module}.{name}'"
+            " (not a plain registry; possibly tampered)"
+        )
 
 
 @dataclass(frozen=True)
@@ -74,13 +80,12 @@ class Registry:
             counts[name] = counts.get(name, 0) + 1
         return counts
 
-    def with_person(self, name: str, encodings: np.ndarray) -> "Registry":
+    def with_person(self, name: str, encodings: np.ndarray) -> Registry:
         """Return a registry with `encodings` added under `name`."""
         encodings = np.asarray(encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
-        return Registry(self.names + (name,) * len(encodings),
-                        np.vstack([self.encodings, encodings]))
+        return Registry(self.names + (name,) * len(encodings), np.vstack([self.encodings, encodings]))
 
-    def without_person(self, name: str) -> "Registry":
+    def without_person(self, name: str) -> Registry:
         """Return a registry without `name`'s encodings."""
         keep = [i for i, other in enumerate(self.names) if other != name]
         return Registry(tuple(self.names[i] for i in keep), self.encodings[keep])
@@ -115,8 +120,12 @@ def _parse(payload: object, path: Path) -> Registry:
         if not isinstance(name, str) or not name.strip():
             raise RegistryError(f"{path}: entry {index} has no valid name")
         array = np.asarray(encoding) if isinstance(encoding, np.ndarray) else None
-        if array is None or array.shape != (ENCODING_SIZE,) or array.dtype.kind != "f" \
-                or not np.all(np.isfinite(array)):
+        if (
+            array is None
+            or array.shape != (ENCODING_SIZE,)
+            or array.dtype.kind != "f"
+            or not np.all(np.isfinite(array))
+        ):
             raise RegistryError(f"{path}: entry {index} ({name}) is not a 128-d encoding")
         rows.append(array.astype(np.float64))
     matrix = np.vstack(rows) if rows else np.empty((0, ENCODING_SIZE))
@@ -137,8 +146,10 @@ def load_registry(path: str | Path) -> Registry:
     except RegistryError:
         raise
     except Exception as exc:  # any unpickling failure means a corrupt file
-        raise RegistryError(f"{path}: corrupt or truncated registry ({type(exc).__name__}); "
-                            f"the previous version may be in {path.name}.bak") from None
+        raise RegistryError(
+            f"{path}: corrupt or truncated registry ({type(exc).__name__}); "
+            f"the previous version may be in {path.name}.bak"
+        ) from None
     return _parse(payload, path)
 
 
@@ -187,8 +198,12 @@ def update_registry(path: str | Path, change: Callable[[Registry], Registry]) ->
         raise RegistryError(f"{path}: another process holds the registry lock") from None
 
 
-def add_person(path: str | Path, name: str, encodings: Iterable[np.ndarray],
-               check: Callable[[Registry, str, np.ndarray], None] | None = None) -> Registry:
+def add_person(
+    path: str | Path,
+    name: str,
+    encodings: Iterable[np.ndarray],
+    check: Callable[[Registry, str, np.ndarray], None] | None = None,
+) -> Registry:
     """Add `encodings` for `name` to the registry at `path`.
 
     `check(registry, name, encodings)` runs under the lock on the current registry and may raise
@@ -196,8 +211,7 @@ def add_person(path: str | Path, name: str, encodings: Iterable[np.ndarray],
     """
     name = validate_name(name)
     matrix = np.asarray(list(encodings), dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] != ENCODING_SIZE \
-            or not np.all(np.isfinite(matrix)):
+    if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] != ENCODING_SIZE or not np.all(np.isfinite(matrix)):
         raise EnrollmentError(f"expected one or more {ENCODING_SIZE}-d encodings, got shape {matrix.shape}")
     log.debug("adding %d encoding(s) for %s", len(matrix), name)
 
@@ -205,6 +219,7 @@ def add_person(path: str | Path, name: str, encodings: Iterable[np.ndarray],
         if check is not None:
             check(registry, name, matrix)
         return registry.with_person(name, matrix)
+
     return update_registry(path, change)
 
 
@@ -217,4 +232,5 @@ def remove_person(path: str | Path, name: str) -> Registry:
         if name not in registry.names:
             raise EnrollmentError(f"no enrolled person named {name!r}")
         return registry.without_person(name)
+
     return update_registry(path, change)

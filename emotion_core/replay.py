@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .analyzer import FrameAnalyzer
 from .config import Settings
@@ -24,12 +25,12 @@ MEMORY_DB = "sqlite://"
 class VideoReport:
     """The result of analysing a video: final scores and every observation (times from the video's start)."""
 
-    frames: int                 # frames processed
-    duration_s: float           # length of the video
-    elapsed_s: float            # wall time spent decoding and processing
+    frames: int  # frames processed
+    duration_s: float  # length of the video
+    elapsed_s: float  # wall time spent decoding and processing
     final: FinalScores
     observations: tuple[Observation, ...]
-    session_id: int | None      # id in the emotion log, when one was given
+    session_id: int | None  # id in the emotion log, when one was given
 
     @property
     def fps(self) -> float:
@@ -37,9 +38,16 @@ class VideoReport:
         return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def analyze_video(path: str | Path, registry: Registry, emotion_model: "EmotionModel | None", settings: Settings,
-                  *, every: int = 1, log: EmotionLog | None = None,
-                  progress: Callable[[int], None] | None = None) -> VideoReport:
+def analyze_video(
+    path: str | Path,
+    registry: Registry,
+    emotion_model: EmotionModel | None,
+    settings: Settings,
+    *,
+    every: int = 1,
+    log: EmotionLog | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> VideoReport:
     """Analyse every `every`-th frame of a video with counting on from start to end.
 
     The observations are logged as a session in `log` when given (times are then the wall time
@@ -66,8 +74,14 @@ def analyze_video(path: str | Path, registry: Registry, emotion_model: "EmotionM
         duration = info.frame_count / info.fps if info.fps > 0 and info.frame_count > 0 else last
         final = session.stop_counting(now=base + duration)
         emotion_log.flush()
-        rows = tuple(Observation(r.timestamp - base, r.person, r.emotion, r.probability)
-                     for r in emotion_log.observations(final.session_id)) if final.session_id is not None else ()
+        rows = (
+            tuple(
+                Observation(r.timestamp - base, r.person, r.emotion, r.probability)
+                for r in emotion_log.observations(final.session_id)
+            )
+            if final.session_id is not None
+            else ()
+        )
     finally:
         session.close()
         if own_log:

@@ -13,12 +13,29 @@ import csv
 import logging
 import sqlite3
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, TextIO
 
-from sqlalchemy import (JSON, BigInteger, Column, Double, ForeignKey, Integer, MetaData, String, Table,
-                        create_engine, delete, event, func, insert, select, update)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -37,7 +54,8 @@ CLOSE_TIMEOUT_S = 5.0
 
 metadata = MetaData()
 sessions_table = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("started_at", Double, nullable=False),
     Column("ended_at", Double),
@@ -46,7 +64,8 @@ sessions_table = Table(
     Column("final", JSON(none_as_null=True)),
 )
 observations_table = Table(
-    "observations", metadata,
+    "observations",
+    metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("timestamp", Double, nullable=False),
@@ -90,9 +109,9 @@ class EmotionLog:
         """
         self._engine = _make_engine(url)
         self._cond = threading.Condition()
-        self._db = threading.Lock()          # one writing transaction at a time in this process
+        self._db = threading.Lock()  # one writing transaction at a time in this process
         self._pending: list[_Op] = []
-        self._ids: dict[int, int] = {}       # provisional session key -> stored id
+        self._ids: dict[int, int] = {}  # provisional session key -> stored id
         self._next_key = -1
         self._error: str | None = None
         self._hurry = False
@@ -186,24 +205,39 @@ class EmotionLog:
             with self._engine.begin() as conn:
                 ids = dict(self._ids)
                 referenced = {op.key for op in batch if op.key > 0}
-                existing = set(conn.scalars(select(sessions_table.c.id).where(sessions_table.c.id.in_(referenced)))) \
-                    if referenced else set()
+                existing = (
+                    set(conn.scalars(select(sessions_table.c.id).where(sessions_table.c.id.in_(referenced))))
+                    if referenced
+                    else set()
+                )
                 rows = []
                 for op in batch:
                     if isinstance(op, _NewSession):
                         ids[op.key] = stored = conn.execute(
-                            insert(sessions_table).values(op.values())).inserted_primary_key[0]
+                            insert(sessions_table).values(op.values())
+                        ).inserted_primary_key[0]
                         existing.add(stored)
                         continue
                     session = op.key if op.key > 0 else ids.get(op.key)
                     if session not in existing:
                         continue  # the session was deleted meanwhile
                     if isinstance(op, _Rows):
-                        rows.extend({"session_id": session, "timestamp": r.timestamp, "person": r.person,
-                                     "emotion": r.emotion, "probability": r.probability} for r in op.rows)
+                        rows.extend(
+                            {
+                                "session_id": session,
+                                "timestamp": r.timestamp,
+                                "person": r.person,
+                                "emotion": r.emotion,
+                                "probability": r.probability,
+                            }
+                            for r in op.rows
+                        )
                     else:
-                        conn.execute(update(sessions_table).where(sessions_table.c.id == session)
-                                     .values(ended_at=op.ended_at, final=op.final))
+                        conn.execute(
+                            update(sessions_table)
+                            .where(sessions_table.c.id == session)
+                            .values(ended_at=op.ended_at, final=op.final)
+                        )
                 if rows:
                     conn.execute(insert(observations_table), rows)
         except SQLAlchemyError as exc:
@@ -243,17 +277,19 @@ class EmotionLog:
             keys.add(stored)
         with self._db:
             if stored is not None:
-                self._change(lambda conn: (
-                    conn.execute(delete(observations_table).where(observations_table.c.session_id == stored)),
-                    conn.execute(delete(sessions_table).where(sessions_table.c.id == stored))))
+                self._change(
+                    lambda conn: (
+                        conn.execute(delete(observations_table).where(observations_table.c.session_id == stored)),
+                        conn.execute(delete(sessions_table).where(sessions_table.c.id == stored)),
+                    )
+                )
             with self._cond:
                 self._pending = [op for op in self._pending if op.key not in keys]
 
     def delete_all(self) -> None:
         """Delete every session and observation, stored or pending (enrolled faces are not touched)."""
         with self._db:
-            self._change(lambda conn: (conn.execute(delete(observations_table)),
-                                       conn.execute(delete(sessions_table))))
+            self._change(lambda conn: (conn.execute(delete(observations_table)), conn.execute(delete(sessions_table))))
             with self._cond:
                 self._pending = []
             self._checkpoint()
@@ -263,13 +299,16 @@ class EmotionLog:
 
         The person is also removed from the final scores stored with each session.
         """
+
         def change(conn) -> int:
             deleted = conn.execute(delete(observations_table).where(observations_table.c.person == name)).rowcount
-            for session, final in conn.execute(select(sessions_table.c.id, sessions_table.c.final)
-                                               .where(sessions_table.c.final.is_not(None))):
+            for session, final in conn.execute(
+                select(sessions_table.c.id, sessions_table.c.final).where(sessions_table.c.final.is_not(None))
+            ):
                 if name in (final or {}).get("people", {}):
-                    conn.execute(update(sessions_table).where(sessions_table.c.id == session)
-                                 .values(final=_without(final, name)))
+                    conn.execute(
+                        update(sessions_table).where(sessions_table.c.id == session).values(final=_without(final, name))
+                    )
             return deleted
 
         with self._db:
@@ -314,13 +353,16 @@ class EmotionLog:
                 counts = dict(conn.execute(select(o.c.session_id, func.count()).group_by(o.c.session_id)).all())
                 people: dict[int, list[str]] = {}
                 for session, person in conn.execute(
-                        select(o.c.session_id, o.c.person).distinct().order_by(o.c.session_id, o.c.person)):
+                    select(o.c.session_id, o.c.person).distinct().order_by(o.c.session_id, o.c.person)
+                ):
                     people.setdefault(session, []).append(person)
                 rows = conn.execute(select(s).order_by(s.c.started_at.desc(), s.c.id.desc())).all()
         except SQLAlchemyError as exc:
             raise _read_error(exc) from None
-        return [SessionInfo(r.id, r.started_at, r.ended_at, r.model, people.get(r.id, []), r.final,
-                            counts.get(r.id, 0)) for r in rows]
+        return [
+            SessionInfo(r.id, r.started_at, r.ended_at, r.model, people.get(r.id, []), r.final, counts.get(r.id, 0))
+            for r in rows
+        ]
 
     def observations(self, session_id: int | None = None) -> list[Observation]:
         """Stored observations of one session (or all), in time order."""
@@ -353,6 +395,7 @@ class EmotionLog:
 
 def write_csv(rows: Sequence[Observation], target: str | Path | TextIO) -> int:
     """Write observations as CSV with a header (timestamp, person, emotion, probability); return rows."""
+
     def write(handle: TextIO) -> None:
         writer = csv.writer(handle)
         writer.writerow(["timestamp", "person", "emotion", "probability"])
@@ -372,8 +415,12 @@ def write_csv(rows: Sequence[Observation], target: str | Path | TextIO) -> int:
 def forget_person_records(url: str, name: str) -> int:
     """Delete every stored observation of `name` from the database at `url`; return how many."""
     parsed = _parse_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
-            and not Path(parsed.database).exists():
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and parsed.database
+        and parsed.database != ":memory:"
+        and not Path(parsed.database).exists()
+    ):
         return 0
     emotion_log = EmotionLog(url)
     try:

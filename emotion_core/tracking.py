@@ -8,8 +8,8 @@ starts a new vote, so a different person stepping into the same place is noticed
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -36,11 +36,11 @@ class Track:
     id: int
     box: Box
     last_seen: float
-    votes: deque = field(default_factory=deque)     # (nearest enrolled name or None, distance or None)
-    established: bool = False                       # `votes` reached its full length since the last reset
-    confirmed: bool = False                         # an identity was established since the registry changed
-    checked_at: float | None = None                 # time of the last recognition
-    confirmations: int = 0                          # re-checks in a row that agreed with `name`
+    votes: deque = field(default_factory=deque)  # (nearest enrolled name or None, distance or None)
+    established: bool = False  # `votes` reached its full length since the last reset
+    confirmed: bool = False  # an identity was established since the registry changed
+    checked_at: float | None = None  # time of the last recognition
+    confirmations: int = 0  # re-checks in a row that agreed with `name`
     name: str = UNKNOWN
     distance: float | None = None
     emotions: deque = field(default_factory=deque)  # (timestamp, probabilities)
@@ -53,7 +53,7 @@ class Track:
         if self.name == UNKNOWN:
             # A face turning towards the camera is often Unknown at first: check again soon, then
             # back off so a stranger who stays costs no more than anyone else.
-            interval = min(recheck_s, unknown_recheck_s * 2 ** self.confirmations)
+            interval = min(recheck_s, unknown_recheck_s * 2**self.confirmations)
         return now - self.checked_at >= interval
 
     def add_vote(self, nearest: str | None, distance: float | None, now: float, tolerance: float) -> None:
@@ -124,8 +124,10 @@ class Tracker:
     def update(self, boxes: Sequence[Box], timestamp: float) -> list[Track]:
         """The track of each box (in the order of `boxes`); unmatched boxes start new tracks."""
         self.tracks = [t for t in self.tracks if timestamp - t.last_seen <= self.grace_s]
-        pairs = sorted(((iou(track.box, box), t, b) for t, track in enumerate(self.tracks)
-                        for b, box in enumerate(boxes)), reverse=True)
+        pairs = sorted(
+            ((iou(track.box, box), t, b) for t, track in enumerate(self.tracks) for b, box in enumerate(boxes)),
+            reverse=True,
+        )
         assigned: dict[int, Track] = {}
         used: set[int] = set()
         for overlap, t, b in pairs:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -48,8 +48,13 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     if not capture.isOpened():
         capture.release()
         raise VideoError(f"{path}: not a video file (cannot be decoded)")
-    info = VideoInfo(path, int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                     float(capture.get(cv2.CAP_PROP_FPS) or 0.0), int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+    info = VideoInfo(
+        path,
+        int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        float(capture.get(cv2.CAP_PROP_FPS) or 0.0),
+        int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
+    )
     if info.width <= 0 or info.height <= 0:
         capture.release()
         raise VideoError(f"{path}: not a video file (no picture)")

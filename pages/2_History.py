@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
 import pandas as pd
 import streamlit as st
@@ -40,15 +40,20 @@ def scores_text(info: SessionInfo) -> str:
 
 
 def sessions_table(sessions: list[SessionInfo]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "Session": info.id,
-        "Start": datetime.fromtimestamp(info.started_at),
-        "Duration": duration_text(info),
-        "People": ", ".join(info.people),
-        "Final confidence": scores_text(info) if info.final else "—",
-        "Observations": info.observations,
-        "Model": info.model or "none",
-    } for info in sessions])
+    return pd.DataFrame(
+        [
+            {
+                "Session": info.id,
+                "Start": datetime.fromtimestamp(info.started_at),
+                "Duration": duration_text(info),
+                "People": ", ".join(info.people),
+                "Final confidence": scores_text(info) if info.final else "—",
+                "Observations": info.observations,
+                "Model": info.model or "none",
+            }
+            for info in sessions
+        ]
+    )
 
 
 def _ask_delete(session_id: int) -> None:
@@ -73,13 +78,19 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
     observations = log.observations(info.id)
     weights = config.weights
     st.subheader(f"Session {info.id}")
-    st.caption(f"{datetime.fromtimestamp(info.started_at):%Y-%m-%d %H:%M:%S} · {duration_text(info)} · "
-               f"{len(observations)} observations · model {info.model or 'none'}")
+    st.caption(
+        f"{datetime.fromtimestamp(info.started_at):%Y-%m-%d %H:%M:%S} · {duration_text(info)} · "
+        f"{len(observations)} observations · model {info.model or 'none'}"
+    )
     if observations:
         stats = charts.person_stats(((o.person, o.emotion) for o in observations), weights)
         with st.container(key="session-counts"):
-            st.dataframe(charts.counts_table(stats), column_config={"Score": st.column_config.ProgressColumn(
-                "Confidence", min_value=0, max_value=100, format="%.0f")})
+            st.dataframe(
+                charts.counts_table(stats),
+                column_config={
+                    "Score": st.column_config.ProgressColumn("Confidence", min_value=0, max_value=100, format="%.0f")
+                },
+            )
         timeline = charts.running_scores(((o.timestamp, o.person, o.emotion) for o in observations), weights)
         left, right = st.columns(2)
         left.altair_chart(charts.score_chart(timeline, "Confidence over the session"), width="stretch")
@@ -90,16 +101,27 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
     buffer = io.StringIO()
     write_csv(observations, buffer)
     download, delete = st.columns(2)
-    download.download_button("Download CSV", buffer.getvalue().encode("utf-8"), key="download_csv",
-                             file_name=f"emotion-session-{info.id}.csv", mime="text/csv",
-                             icon=":material/download:")
-    delete.button("Delete this session", icon=":material/delete:", on_click=_ask_delete, args=(info.id,),
-                  key="delete_session")
+    download.download_button(
+        "Download CSV",
+        buffer.getvalue().encode("utf-8"),
+        key="download_csv",
+        file_name=f"emotion-session-{info.id}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+    delete.button(
+        "Delete this session", icon=":material/delete:", on_click=_ask_delete, args=(info.id,), key="delete_session"
+    )
     if st.session_state.get(CONFIRM_DELETE_KEY) == info.id:
         st.warning(f"Delete session {info.id} and its {info.observations} observations? This cannot be undone.")
         yes, no = st.columns(2)
-        yes.button(f"Yes, delete session {info.id}", type="primary", on_click=_delete, args=(log, info.id),
-                   key="delete_session_yes")
+        yes.button(
+            f"Yes, delete session {info.id}",
+            type="primary",
+            on_click=_delete,
+            args=(log, info.id),
+            key="delete_session_yes",
+        )
         no.button("Cancel", on_click=_cancel_delete, key="delete_session_cancel")
 
 
@@ -119,13 +141,23 @@ def main() -> None:
         st.info("No sessions recorded yet. Turn on **Count emotions** on the live page to record one.")
     else:
         with st.container(key="sessions-table"):
-            st.dataframe(sessions_table(sessions), hide_index=True, width="stretch", column_config={
-                "Start": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")})
+            st.dataframe(
+                sessions_table(sessions),
+                hide_index=True,
+                width="stretch",
+                column_config={"Start": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")},
+            )
         by_id = {info.id: info for info in sessions}
-        chosen = st.selectbox("Session", list(by_id), key="history_session",
-                              format_func=lambda sid: f"Session {sid} · "
-                              f"{datetime.fromtimestamp(by_id[sid].started_at):%Y-%m-%d %H:%M} · "
-                              f"{', '.join(by_id[sid].people) or 'nobody'}")
+        chosen = st.selectbox(
+            "Session",
+            list(by_id),
+            key="history_session",
+            format_func=lambda sid: (
+                f"Session {sid} · "
+                f"{datetime.fromtimestamp(by_id[sid].started_at):%Y-%m-%d %H:%M} · "
+                f"{', '.join(by_id[sid].people) or 'nobody'}"
+            ),
+        )
         session_detail(log, by_id[chosen], config)
     st.divider()
     delete_all_records(log, resources.current_live_session())

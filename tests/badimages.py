@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from conftest import FACES, GROUPS
+from PIL import Image
 
 PERSON = "Barack Obama"
 PHOTO = FACES / "barack_obama" / "fr__obama.jpg"
@@ -31,15 +30,17 @@ class Case:
 
     key: str
     path: Path
-    refused: str | None = None     # substring of the ImageError when loading must fail
-    faces: int = 1                 # faces of the loaded image (when it loads)
-    person: bool = True            # the one face is PERSON
+    refused: str | None = None  # substring of the ImageError when loading must fail
+    faces: int = 1  # faces of the loaded image (when it loads)
+    person: bool = True  # the one face is PERSON
 
 
 def png_bomb(path: Path, side: int = BOMB_SIDE) -> Path:
     """A valid side x side RGB PNG of black pixels, a few MB on disk (1.2 GB decoded)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     rows_per_block = 100
     block = (b"\0" * (side * 3 + 1)) * rows_per_block
     compressor = zlib.compressobj(1)
@@ -77,12 +78,11 @@ def make_cases(directory: Path, bomb: Path | None = None) -> list[Case]:
 
     raw = PHOTO.read_bytes()
     cases.append(Case("zero-byte file", add("empty.jpg", b""), refused="empty"))
-    cases.append(Case("truncated JPEG", add("truncated.jpg", raw[: len(raw) // 2]),
-                      refused="truncated"))
-    cases.append(Case("text file named .jpg", add("notes.jpg", b"just some notes, not a photo\n"),
-                      refused="not an image"))
-    cases.append(Case("16-bit PNG", add("sixteen_bit.png",
-                                        Image.fromarray(grey.astype(np.uint16) * 257), "PNG")))
+    cases.append(Case("truncated JPEG", add("truncated.jpg", raw[: len(raw) // 2]), refused="truncated"))
+    cases.append(
+        Case("text file named .jpg", add("notes.jpg", b"just some notes, not a photo\n"), refused="not an image")
+    )
+    cases.append(Case("16-bit PNG", add("sixteen_bit.png", Image.fromarray(grey.astype(np.uint16) * 257), "PNG")))
     alpha = np.dstack([rgb, np.full(grey.shape, 255, np.uint8)])
     alpha[:, : alpha.shape[1] // 8, 3] = 0  # a transparent strip on the left
     cases.append(Case("PNG with alpha", add("alpha.png", Image.fromarray(alpha, "RGBA"), "PNG")))
@@ -96,10 +96,10 @@ def make_cases(directory: Path, bomb: Path | None = None) -> list[Case]:
     if bomb is None:
         bomb = png_bomb(directory / "bomb.png")
     cases.append(Case(f"decompression bomb {BOMB_SIDE}x{BOMB_SIDE} PNG", bomb, refused="too large"))
-    cases.append(Case("tiny 20x20 image", add("tiny.png", photo.resize((20, 20)), "PNG"),
-                      refused="too small"))
-    cases.append(Case("photo without a face", add("no_face.jpg",
-                                                  Image.fromarray(rgb[rgb.shape[0] // 2:]), "JPEG"), faces=0))
+    cases.append(Case("tiny 20x20 image", add("tiny.png", photo.resize((20, 20)), "PNG"), refused="too small"))
+    cases.append(
+        Case("photo without a face", add("no_face.jpg", Image.fromarray(rgb[rgb.shape[0] // 2 :]), "JPEG"), faces=0)
+    )
     two = directory / "two_people.jpg"
     shutil.copyfile(TWO_PEOPLE, two)
     cases.append(Case("two faces", two, faces=2, person=False))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
 
 import altair as alt
 import pandas as pd
 
-from emotion_core.labels import LABELS
 from emotion_core import live
+from emotion_core.labels import LABELS
 from emotion_core.live import PersonStats
 from emotion_core.scoring import confidence
 
@@ -23,8 +23,15 @@ def local_time(timestamp: float) -> datetime:
 
 def counts_table(people: Sequence[PersonStats]) -> pd.DataFrame:
     """One row per person: count per emotion, total, confidence score (NaN without observations)."""
-    rows = [{"Person": p.name, **{label: int(p.counts.get(label, 0)) for label in LABELS},
-             "Total": p.total, "Score": p.score} for p in people]
+    rows = [
+        {
+            "Person": p.name,
+            **{label: int(p.counts.get(label, 0)) for label in LABELS},
+            "Total": p.total,
+            "Score": p.score,
+        }
+        for p in people
+    ]
     frame = pd.DataFrame(rows, columns=["Person", *LABELS, "Total", "Score"])
     return frame.astype({"Score": "float64"}).set_index("Person")
 
@@ -36,15 +43,20 @@ def score_text(score: float | None) -> str:
 
 def counts_chart(people: Sequence[PersonStats]) -> alt.Chart:
     """Grouped bars: per emotion, one bar per person."""
-    rows = [{"Person": p.name, "Emotion": label, "Count": int(p.counts.get(label, 0))}
-            for p in people for label in LABELS]
+    rows = [
+        {"Person": p.name, "Emotion": label, "Count": int(p.counts.get(label, 0))} for p in people for label in LABELS
+    ]
     data = pd.DataFrame(rows, columns=["Person", "Emotion", "Count"])
-    return alt.Chart(data, title="Observations per emotion").mark_bar().encode(
-        x=alt.X("Emotion:N", sort=list(LABELS), title=None, axis=alt.Axis(labelAngle=-30, labelOverlap=False)),
-        xOffset=alt.XOffset("Person:N"),
-        y=alt.Y("Count:Q", title="Observations"),
-        color=alt.Color("Person:N", legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=["Person:N", "Emotion:N", "Count:Q"],
+    return (
+        alt.Chart(data, title="Observations per emotion")
+        .mark_bar()
+        .encode(
+            x=alt.X("Emotion:N", sort=list(LABELS), title=None, axis=alt.Axis(labelAngle=-30, labelOverlap=False)),
+            xOffset=alt.XOffset("Person:N"),
+            y=alt.Y("Count:Q", title="Observations"),
+            color=alt.Color("Person:N", legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["Person:N", "Emotion:N", "Count:Q"],
+        )
     )
 
 
@@ -57,16 +69,21 @@ def score_frame(points: Iterable[tuple[float, str, float]]) -> pd.DataFrame:
 
 def score_chart(points: Iterable[tuple[float, str, float]], title: str = "Confidence over time") -> alt.Chart:
     """One line per person (and "Overall") of the confidence score over time."""
-    return alt.Chart(score_frame(points), title=title).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=alt.X("Time:T", title=None, axis=alt.Axis(format="%H:%M:%S")),
-        y=alt.Y("Score:Q", title="Confidence", scale=alt.Scale(domain=SCORE_DOMAIN)),
-        color=alt.Color("Person:N", legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=["Person:N", alt.Tooltip("Score:Q", format=".0f"), alt.Tooltip("Time:T", format="%H:%M:%S")],
+    return (
+        alt.Chart(score_frame(points), title=title)
+        .mark_line(point=alt.OverlayMarkDef(size=18))
+        .encode(
+            x=alt.X("Time:T", title=None, axis=alt.Axis(format="%H:%M:%S")),
+            y=alt.Y("Score:Q", title="Confidence", scale=alt.Scale(domain=SCORE_DOMAIN)),
+            color=alt.Color("Person:N", legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["Person:N", alt.Tooltip("Score:Q", format=".0f"), alt.Tooltip("Time:T", format="%H:%M:%S")],
+        )
     )
 
 
-def running_scores(observations: Iterable[tuple[float, str, str]],
-                   weights: Mapping[str, float]) -> list[tuple[float, str, float]]:
+def running_scores(
+    observations: Iterable[tuple[float, str, str]], weights: Mapping[str, float]
+) -> list[tuple[float, str, float]]:
     """Each person's confidence after each of their (time, person, emotion) observations, in time order."""
     counts: dict[str, dict[str, int]] = {}
     points = []

@@ -103,8 +103,7 @@ class LiveParts:
     model: EmotionModel | None
 
 
-def live_parts(config: Settings, people: Registry, model: ModelState,
-               log: EmotionLog | None) -> LiveParts:
+def live_parts(config: Settings, people: Registry, model: ModelState, log: EmotionLog | None) -> LiveParts:
     """This browser session's live objects, created on first use and kept up to date."""
     parts: LiveParts | None = st.session_state.get(LIVE_KEY)
     if parts is None:

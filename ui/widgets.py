@@ -81,11 +81,18 @@ def _delete_all(log: EmotionLog, session: LiveSession | None) -> None:
 
 def delete_all_records(log: EmotionLog | None, session: LiveSession | None) -> None:
     """The **Delete all emotion records** button and its confirmation step."""
-    st.button("Delete all emotion records", key="delete_all", icon=":material/delete_forever:",
-              disabled=log is None, on_click=_ask_delete_all, width="stretch")
+    st.button(
+        "Delete all emotion records",
+        key="delete_all",
+        icon=":material/delete_forever:",
+        disabled=log is None,
+        on_click=_ask_delete_all,
+        width="stretch",
+    )
     if st.session_state.get(CONFIRM_DELETE_ALL_KEY) and log is not None:
         st.warning("Delete every recorded session and observation? This cannot be undone.")
         yes, no = st.columns(2)
-        yes.button("Yes, delete everything", key="delete_all_yes", type="primary",
-                   on_click=_delete_all, args=(log, session))
+        yes.button(
+            "Yes, delete everything", key="delete_all_yes", type="primary", on_click=_delete_all, args=(log, session)
+        )
         no.button("Cancel", key="delete_all_cancel", on_click=_cancel_delete_all)

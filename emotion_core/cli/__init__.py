@@ -10,7 +10,8 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..config import load_settings
 from ..errors import EmotionCoreError
@@ -46,14 +47,16 @@ def settings_from(args: argparse.Namespace, **overrides: Any):
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered command."""
     parser = _Parser(prog="python -m emotion_core", description="Face and emotion recognition tools.")
-    parser.add_argument("--faces", metavar="PATH", default=None,
-                        help="face registry file (default: faces.pkl in the project root; env EMOTION_FACES)")
+    parser.add_argument(
+        "--faces",
+        metavar="PATH",
+        default=None,
+        help="face registry file (default: faces.pkl in the project root; env EMOTION_FACES)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                     parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     evaluate = commands.add_parser("eval", help="measure accuracy on a labelled folder")
-    eval_commands = evaluate.add_subparsers(dest="eval_command", required=True, metavar="WHAT",
-                                            parser_class=_Parser)
+    eval_commands = evaluate.add_subparsers(dest="eval_command", required=True, metavar="WHAT", parser_class=_Parser)
     for module in _command_modules():
         module.register(commands, eval_commands)
     return parser
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list:
     import importlib
+
     names = ("faces", "emotions", "live", "bench")
     modules = []
     for name in names:
@@ -77,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        )
         return int(args.handler(args) or EXIT_OK)
     except EmotionCoreError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)

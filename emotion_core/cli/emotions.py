@@ -14,7 +14,6 @@ from ..models import BACKENDS, fetch_model, model_status
 from . import print_json, settings_from
 
 
-
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
     """Add the emotion and model commands to the parser."""
     models = commands.add_parser("models", help="emotion model weights: status and fetch")
@@ -38,8 +37,12 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", choices=MODEL_CHOICES, default=None,
-                        help="emotion backend (default: settings, env EMOTION_MODEL, else auto)")
+    parser.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        default=None,
+        help="emotion backend (default: settings, env EMOTION_MODEL, else auto)",
+    )
     parser.add_argument("--crop", action="store_true", help="each image is one face crop (no detection)")
     parser.add_argument("--json", action="store_true")
 
@@ -51,8 +54,18 @@ def _models_dir(args: argparse.Namespace) -> Path:
 def cmd_models_status(args: argparse.Namespace) -> int:
     statuses = model_status(_models_dir(args))
     if args.json:
-        print_json([{"name": s.name, "available": s.available, "path": str(s.path) if s.path else None,
-                     "size_bytes": s.size_bytes, "source": s.source} for s in statuses])
+        print_json(
+            [
+                {
+                    "name": s.name,
+                    "available": s.available,
+                    "path": str(s.path) if s.path else None,
+                    "size_bytes": s.size_bytes,
+                    "source": s.source,
+                }
+                for s in statuses
+            ]
+        )
         return 0
     for s in statuses:
         where = f"{s.path} ({s.size_bytes / 1e6:.1f} MB)" if s.path else "not available"
@@ -87,8 +100,9 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
 def _load_model(args: argparse.Namespace):
     settings = settings_from(args)
     # An explicit --model may fetch missing weights (with progress); auto/settings never do.
-    return load_emotion_model(args.model or settings.emotion_model, settings.models_dir,
-                              fetch=args.model is not None, progress=_progress)
+    return load_emotion_model(
+        args.model or settings.emotion_model, settings.models_dir, fetch=args.model is not None, progress=_progress
+    )
 
 
 def cmd_emotions(args: argparse.Namespace) -> int:
@@ -97,9 +111,19 @@ def cmd_emotions(args: argparse.Namespace) -> int:
     results = []
     for path in args.images:
         faces = classify_image(model, path, crop=args.crop, max_pixels=settings.max_image_pixels)
-        results.append({"image": path, "faces": [
-            {"box": list(face.box), "emotion": face.emotion,
-             "scores": {label: round(float(p), 4) for label, p in face.scores.items()}} for face in faces]})
+        results.append(
+            {
+                "image": path,
+                "faces": [
+                    {
+                        "box": list(face.box),
+                        "emotion": face.emotion,
+                        "scores": {label: round(float(p), 4) for label, p in face.scores.items()},
+                    }
+                    for face in faces
+                ],
+            }
+        )
     if args.json:
         print_json(results)
         return 0
@@ -121,8 +145,7 @@ def cmd_eval_emotions(args: argparse.Namespace) -> int:
         return 0
     print(f"model {model.name}  images {report['n']}  accuracy {report['accuracy']:.3f}")
     if report["no_face"]:
-        print(f"no face found in {len(report['no_face'])} image(s) (counted wrong): "
-              + ", ".join(report["no_face"]))
+        print(f"no face found in {len(report['no_face'])} image(s) (counted wrong): " + ", ".join(report["no_face"]))
     print("per-class recall: " + "  ".join(f"{label} {recall:.3f}" for label, recall in report["per_class"].items()))
     predicted = [label for label in (*LABELS, NO_FACE) if any(row.get(label) for row in report["confusion"].values())]
     width = max(len(label) for label in (*report["confusion"], *predicted, "true\\pred")) + 1

@@ -43,10 +43,17 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     from ..recognition import enroll
+
     settings = settings_from(args)
-    added = enroll(settings.faces_path, args.name, args.images, tolerance=settings.tolerance,
-                   force=args.force, min_face=settings.min_enroll_face,
-                   max_pixels=settings.max_image_pixels)
+    added = enroll(
+        settings.faces_path,
+        args.name,
+        args.images,
+        tolerance=settings.tolerance,
+        force=args.force,
+        min_face=settings.min_enroll_face,
+        max_pixels=settings.max_image_pixels,
+    )
     print(f"enrolled {args.name.strip()}: {added} encoding(s) added to {settings.faces_path}")
     return 0
 
@@ -68,27 +75,44 @@ def cmd_forget(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     remove_person(settings.faces_path, args.name)
     from ..store import forget_person_records
+
     print(f"forgot {args.name} and {forget_person_records(settings.db_url, args.name)} emotion record(s)")
     return 0
 
 
 def cmd_identify(args: argparse.Namespace) -> int:
     from ..recognition import Matcher, identify
+
     settings = settings_from(args, tolerance=args.tolerance)
     matcher = Matcher(load_registry(settings.faces_path), settings.tolerance)
     results = []
     for path in args.images:
         rgb = load_image(path, max_pixels=settings.max_image_pixels)
         faces = identify(rgb, matcher)
-        results.append({"image": path, "faces": [
-            {"name": f.name, "distance": None if f.distance is None else round(f.distance, 4),
-             "box": list(f.box)} for f in faces]})
+        results.append(
+            {
+                "image": path,
+                "faces": [
+                    {
+                        "name": f.name,
+                        "distance": None if f.distance is None else round(f.distance, 4),
+                        "box": list(f.box),
+                    }
+                    for f in faces
+                ],
+            }
+        )
     if args.json:
         print_json(results)
     else:
         for result in results:
-            names = ", ".join(f"{f['name']} ({f['distance']:.2f})" if f["distance"] is not None
-                              else f["name"] for f in result["faces"]) or "no face found"
+            names = (
+                ", ".join(
+                    f"{f['name']} ({f['distance']:.2f})" if f["distance"] is not None else f["name"]
+                    for f in result["faces"]
+                )
+                or "no face found"
+            )
             print(f"{result['image']}: {names}")
     return 0
 
@@ -99,8 +123,10 @@ def cmd_eval_faces(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
     else:
-        print(f"photos {report['n']}  tolerance {settings.tolerance:.2f}\n"
-              f"accuracy {report['accuracy']:.3f}  unknown {report['unknown_rate']:.3f}  "
-              f"wrong name {report['wrong_rate']:.3f}\n"
-              f"strangers {report['strangers']}  false accepts {report['false_accept_rate']:.3f}")
+        print(
+            f"photos {report['n']}  tolerance {settings.tolerance:.2f}\n"
+            f"accuracy {report['accuracy']:.3f}  unknown {report['unknown_rate']:.3f}  "
+            f"wrong name {report['wrong_rate']:.3f}\n"
+            f"strangers {report['strangers']}  false accepts {report['false_accept_rate']:.3f}"
+        )
     return 0

@@ -15,17 +15,26 @@ from ..store import EmotionLog, write_csv
 from . import print_json, settings_from
 
 
-
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
     """Add the live-analysis commands to the parser."""
     analyze = commands.add_parser("analyze", help="run a video through the live pipeline with counting on")
     analyze.add_argument("video", type=Path)
-    analyze.add_argument("--model", choices=EMOTION_MODELS, default=None,
-                         help="emotion backend (default: settings, env EMOTION_MODEL, else auto)")
-    analyze.add_argument("--sample-period", type=float, default=None, metavar="S",
-                         help="seconds between two observations of a face (default 0.5)")
-    analyze.add_argument("--every", type=int, default=1, metavar="N",
-                         help="process only every N-th frame, as a slower machine would")
+    analyze.add_argument(
+        "--model",
+        choices=EMOTION_MODELS,
+        default=None,
+        help="emotion backend (default: settings, env EMOTION_MODEL, else auto)",
+    )
+    analyze.add_argument(
+        "--sample-period",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds between two observations of a face (default 0.5)",
+    )
+    analyze.add_argument(
+        "--every", type=int, default=1, metavar="N", help="process only every N-th frame, as a slower machine would"
+    )
     output = analyze.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the result as JSON")
     output.add_argument("--csv", type=Path, metavar="FILE", help="write one row per observation to FILE")
@@ -47,6 +56,7 @@ def load_model(choice: str, settings: Settings):
     if choice == "none":
         return None
     from ..emotions import load_emotion_model
+
     return load_emotion_model(choice, settings.models_dir)
 
 
@@ -60,6 +70,7 @@ def _score(value: float | None) -> float | None:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from ..replay import analyze_video
+
     settings = settings_from(args, sample_period=args.sample_period)
     model = load_model(args.model or settings.emotion_model, settings)
     registry = load_registry(settings.faces_path)
@@ -71,20 +82,33 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             log.close()
     final = report.final
     if args.json:
-        print_json({
-            "frames": report.frames, "duration_s": round(report.duration_s, 3),
-            "people": {p.name: {"counts": dict(p.counts), "observations": p.total, "score": _score(p.score),
-                                "points": _points(p.points)} for p in final.people},
-            "overall_score": _score(final.overall_score),
-            "processing_fps": round(report.fps, 2), "session": report.session_id,
-        })
+        print_json(
+            {
+                "frames": report.frames,
+                "duration_s": round(report.duration_s, 3),
+                "people": {
+                    p.name: {
+                        "counts": dict(p.counts),
+                        "observations": p.total,
+                        "score": _score(p.score),
+                        "points": _points(p.points),
+                    }
+                    for p in final.people
+                },
+                "overall_score": _score(final.overall_score),
+                "processing_fps": round(report.fps, 2),
+                "session": report.session_id,
+            }
+        )
         return 0
     if args.csv is not None:
         rows = write_csv(report.observations, args.csv)
         print(f"{rows} observations written to {args.csv}", file=sys.stderr)
-    print(f"{args.video}: {report.frames} frames, {report.duration_s:.1f} s of video, "
-          f"processed at {report.fps:.1f} frames/s"
-          + (f", model {model.name}" if model is not None else ", no emotion model (nothing counted)"))
+    print(
+        f"{args.video}: {report.frames} frames, {report.duration_s:.1f} s of video, "
+        f"processed at {report.fps:.1f} frames/s"
+        + (f", model {model.name}" if model is not None else ", no emotion model (nothing counted)")
+    )
     _print_final(final)
     if report.session_id is not None:
         print(f"logged as session {report.session_id}")
@@ -97,10 +121,14 @@ def _print_final(final: FinalScores) -> None:
         return
     for person in final.people:
         counts = ", ".join(f"{label} {person.counts[label]}" for label in LABELS if person.counts[label])
-        print(f"{person.name}: {person.total} observations, score {_format_score(person.score)}, "
-              f"points {_points(person.points)} ({counts})")
-    print(f"overall: {final.total} observations, score {_format_score(final.overall_score)}, "
-          f"points {_points(final.overall_points)}")
+        print(
+            f"{person.name}: {person.total} observations, score {_format_score(person.score)}, "
+            f"points {_points(person.points)} ({counts})"
+        )
+    print(
+        f"overall: {final.total} observations, score {_format_score(final.overall_score)}, "
+        f"points {_points(final.overall_points)}"
+    )
 
 
 def _format_score(score: float | None) -> str:
@@ -118,15 +146,29 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     finally:
         log.close()
     if args.json:
-        print_json([{"id": s.id, "started_at": s.started_at, "ended_at": s.ended_at, "model": s.model,
-                     "people": s.people, "observations": s.observations, "final": s.final} for s in sessions])
+        print_json(
+            [
+                {
+                    "id": s.id,
+                    "started_at": s.started_at,
+                    "ended_at": s.ended_at,
+                    "model": s.model,
+                    "people": s.people,
+                    "observations": s.observations,
+                    "final": s.final,
+                }
+                for s in sessions
+            ]
+        )
     elif not sessions:
         print("no sessions logged")
     else:
         for s in sessions:
             score = (s.final or {}).get("overall_score")
-            print(f"{s.id}\t{_time(s.started_at)}\t{_time(s.ended_at)}\t{s.model or '-'}\t"
-                  f"{s.observations} observations\tscore {_format_score(score)}\t{', '.join(s.people) or '-'}")
+            print(
+                f"{s.id}\t{_time(s.started_at)}\t{_time(s.ended_at)}\t{s.model or '-'}\t"
+                f"{s.observations} observations\tscore {_format_score(score)}\t{', '.join(s.people) or '-'}"
+            )
     return 0
 
 

@@ -6,15 +6,15 @@ folders' `from conftest import ...`. Test modules import the fixtures they use f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import streamlit as st
 import streamlit_webrtc.component
+from apphelpers import PERSON, PERSON_DIR
 from streamlit.testing.v1 import AppTest
 
-from apphelpers import PERSON, PERSON_DIR
 from tests.conftest import PROJECT_ROOT, photos
 
 APP_TIMEOUT_S = 180
@@ -41,8 +41,10 @@ def app_env(monkeypatch: pytest.MonkeyPatch, faces_path: Path, db_url: str) -> d
 @pytest.fixture
 def page(app_env: dict[str, str]) -> Callable[[str], AppTest]:
     """Run one page (path relative to the project) in a fresh AppTest and return it."""
+
     def run(path: str) -> AppTest:
         return AppTest.from_file(str(PROJECT_ROOT / path), default_timeout=APP_TIMEOUT_S).run()
+
     return run
 
 
@@ -50,6 +52,7 @@ def page(app_env: dict[str, str]) -> Callable[[str], AppTest]:
 def enrolled(app_env: dict[str, str], faces_path: Path) -> Path:
     """PERSON enrolled from all photos but the last; returns the held-out photo."""
     from emotion_core.recognition import enroll
+
     pictures = photos(PERSON_DIR)
     enroll(faces_path, PERSON, pictures[:-1], tolerance=0.55)
     return pictures[-1]
@@ -60,6 +63,7 @@ def faceapi_model():
     """The real faceapi emotion model from models/ (fetched by ./run.sh setup)."""
     from emotion_core.emotions import load_emotion_model
     from emotion_core.errors import ModelUnavailableError
+
     try:
         return load_emotion_model("faceapi", PROJECT_ROOT / "models")
     except ModelUnavailableError as exc:

@@ -25,14 +25,14 @@ VIDEO_TIME_BASE = Fraction(1, 90000)  # aiortc's video clock
 def frame_from_photo(path: Path, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
     """A BGR camera-sized frame with the photo scaled to fit and centred on grey."""
     from emotion_core.images import load_image
+
     rgb = load_image(path)
     width, height = size
     scale = min(width / rgb.shape[1], height / rgb.shape[0])
-    resized = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
+    resized = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     frame = np.full((height, width, 3), 128, np.uint8)
     top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
-    frame[top:top + resized.shape[0], left:left + resized.shape[1]] = resized[:, :, ::-1]
+    frame[top : top + resized.shape[0], left : left + resized.shape[1]] = resized[:, :, ::-1]
     return frame
 
 
@@ -46,9 +46,22 @@ def video_frame(bgr: np.ndarray, pts: int = 0) -> av.VideoFrame:
 
 def texts(at: AppTest) -> str:
     """All markdown, captions, headers and alerts of a page, joined (for substring checks)."""
-    parts = [element.value for kind in ("markdown", "caption", "header", "subheader", "title",
-                                        "error", "warning", "info", "success", "code")
-             for element in getattr(at, kind)]
+    parts = [
+        element.value
+        for kind in (
+            "markdown",
+            "caption",
+            "header",
+            "subheader",
+            "title",
+            "error",
+            "warning",
+            "info",
+            "success",
+            "code",
+        )
+        for element in getattr(at, kind)
+    ]
     return "\n".join(str(part) for part in parts)
 
 
@@ -66,8 +79,9 @@ def labels_of(at: AppTest) -> list[str]:
 def face(track_id: int, name: str, emotion: str) -> AnalyzedFace:
     """An analyzed face as the analyzer reports it, with `emotion` the most probable label."""
     others = 0.2 / (len(LABELS) - 1)
-    return AnalyzedFace(track_id, (40, 140, 140, 40), name, 0.3,
-                        {label: 0.8 if label == emotion else others for label in LABELS})
+    return AnalyzedFace(
+        track_id, (40, 140, 140, 40), name, 0.3, {label: 0.8 if label == emotion else others for label in LABELS}
+    )
 
 
 def record_session(db_url: str, observations: list[tuple[str, str]], start: float) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
-
 from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import PERSON, PERSON_DIR, button, labels_of, record_session, texts
+from PIL import Image
+
 from emotion_core.registry import load_registry
 from emotion_core.store import EmotionLog
 from tests.conftest import GROUPS, photos
@@ -66,13 +66,17 @@ def no_face_jpeg() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("files, reason", [
-    ([("wall.jpg", no_face_jpeg(), "image/jpeg")], "no face found"),
-    ([upload(GROUPS / "fr__two_people.jpg")], "2 faces found"),
-    ([("broken.jpg", b"\xff\xd8\xff\xe0 this is not a JPEG", "image/jpeg")], "unreadable image"),
-    # One bad file among good ones refuses the whole enrollment.
-    ([upload(photos(PERSON_DIR)[0]), upload(GROUPS / "fr__two_people.jpg")], "2 faces found"),
-], ids=["no-face", "two-faces", "unreadable", "one-bad-of-two"])
+@pytest.mark.parametrize(
+    "files, reason",
+    [
+        ([("wall.jpg", no_face_jpeg(), "image/jpeg")], "no face found"),
+        ([upload(GROUPS / "fr__two_people.jpg")], "2 faces found"),
+        ([("broken.jpg", b"\xff\xd8\xff\xe0 this is not a JPEG", "image/jpeg")], "unreadable image"),
+        # One bad file among good ones refuses the whole enrollment.
+        ([upload(photos(PERSON_DIR)[0]), upload(GROUPS / "fr__two_people.jpg")], "2 faces found"),
+    ],
+    ids=["no-face", "two-faces", "unreadable", "one-bad-of-two"],
+)
 def test_refused_enrollment_stores_nothing(page, faces_path, files, reason):
     at = submit(page(ENROLL), PERSON, files)
     assert not at.exception

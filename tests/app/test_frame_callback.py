@@ -9,9 +9,9 @@ import textwrap
 
 import numpy as np
 import pytest
-
 from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import PERSON, frame_from_photo, video_frame
+
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import load_settings
 from emotion_core.labels import LABELS, UNKNOWN
@@ -50,7 +50,7 @@ def test_overlay_is_drawn_on_the_face_and_the_person_is_counted(live, enrolled):
 
     changed = changed_pixels(bgr, out.to_ndarray(format="bgr24"))
     top, right, bottom, left = face.box
-    assert changed[top:bottom + 1, left:right + 1].any(), "no overlay at the face"
+    assert changed[top : bottom + 1, left : right + 1].any(), "no overlay at the face"
     rows, columns = np.nonzero(changed)
     # The overlay is the box and its label line (which may be wider than the face): nothing is
     # drawn above, below or left of that band.
@@ -61,6 +61,7 @@ def test_overlay_is_drawn_on_the_face_and_the_person_is_counted(live, enrolled):
 
 def test_two_people_are_each_boxed_and_counted(enrolled, faces_path, faceapi_model):
     from emotion_core.recognition import enroll
+
     enroll(faces_path, "Joe Biden", photos("joe_biden")[:1], tolerance=0.55)
     settings = load_settings(environ={}, faces_path=faces_path)
     analyzer = FrameAnalyzer(load_registry(faces_path), faceapi_model, settings)
@@ -74,7 +75,7 @@ def test_two_people_are_each_boxed_and_counted(enrolled, faces_path, faceapi_mod
     changed = changed_pixels(bgr, out.to_ndarray(format="bgr24"))
     for face in snapshot.faces:
         top, right, bottom, left = face.box
-        assert changed[top:bottom + 1, left:right + 1].any()
+        assert changed[top : bottom + 1, left : right + 1].any()
 
 
 def test_frame_without_faces_passes_through_uncounted(live):
@@ -118,8 +119,12 @@ def test_loopback_only_host_offers_127_0_0_1():
     """In a network namespace with only `lo`, aioice alone offers no address; patched, 127.0.0.1."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.skip("needs unshare and ip")
-    probe = subprocess.run(["unshare", "-n", sys.executable, "-c", LOOPBACK_PROBE, str(PROJECT_ROOT)],
-                           capture_output=True, text=True, timeout=120)
+    probe = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", LOOPBACK_PROBE, str(PROJECT_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if probe.returncode != 0 and "unshare" in probe.stderr:
         pytest.skip(f"cannot create a network namespace here: {probe.stderr.strip()}")
     assert probe.returncode == 0, probe.stderr

@@ -6,10 +6,10 @@ import csv
 import io
 
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
 from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import button, labels_of, record_session, texts
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
 from emotion_core.labels import LABELS
 from emotion_core.store import EmotionLog
 

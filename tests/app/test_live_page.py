@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 
 import streamlit_webrtc.component
-from streamlit_webrtc.component import WebRtcStreamerState
-
 from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import PERSON, button, frame_from_photo, labels_of, texts, video_frame
+from streamlit_webrtc.component import WebRtcStreamerState
+
 from emotion_core.config import DEFAULT_WEIGHTS, load_settings
 from emotion_core.labels import LABELS
 from ui import resources

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -46,9 +46,15 @@ ASTRONAUT = "Eileen Collins"
 ASTRONAUT_PHOTO = FACES / "eileen_collins" / "skimage__astronaut.png"
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-gpu",
+    "--no-sandbox",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
 ]
 
 
@@ -77,6 +83,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # ---------------------------------------------------------------- fake camera videos
 
+
 def letterbox(rgb: np.ndarray, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     """`rgb` scaled to fit width x height, centred on black."""
     scale = min(width / rgb.shape[1], height / rgb.shape[0])
@@ -84,7 +91,7 @@ def letterbox(rgb: np.ndarray, width: int = WIDTH, height: int = HEIGHT) -> np.n
     small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     frame = np.zeros((height, width, 3), np.uint8)
     top, left = (height - size[1]) // 2, (width - size[0]) // 2
-    frame[top:top + size[1], left:left + size[0]] = small
+    frame[top : top + size[1], left : left + size[0]] = small
     return frame
 
 
@@ -117,13 +124,13 @@ def videos(tmp_path_factory: pytest.TempPathFactory, two_people_frame: np.ndarra
     assert obama, "every photo of Barack Obama is used for enrollment"
     return {
         "two_people": write_y4m(folder / "two_people.y4m", [(two_people_frame, FPS)]),
-        "obama": write_y4m(folder / "obama.y4m", [(letterbox(load_image(p)), 2 * LOW_FPS) for p in obama],
-                           fps=LOW_FPS),
+        "obama": write_y4m(folder / "obama.y4m", [(letterbox(load_image(p)), 2 * LOW_FPS) for p in obama], fps=LOW_FPS),
         "astronaut": write_y4m(folder / "astronaut.y4m", [(letterbox(load_image(ASTRONAUT_PHOTO)), FPS)]),
     }
 
 
 # ---------------------------------------------------------------- the app server
+
 
 @dataclass
 class AppServer:
@@ -157,13 +164,32 @@ def start_server(folder: Path) -> AppServer:
     """Start the app on a free 127.0.0.1 port with the registry and database in `folder`."""
     port = _free_port()
     faces_path, db_path, log_path = folder / "faces.pkl", folder / "emotions.db", folder / "streamlit.log"
-    env = {**os.environ, "EMOTION_FACES": str(faces_path), "EMOTION_DB_URL": f"sqlite:///{db_path}",
-           "EMOTION_MODEL": os.environ.get("EMOTION_MODEL", "faceapi")}
+    env = {
+        **os.environ,
+        "EMOTION_FACES": str(faces_path),
+        "EMOTION_DB_URL": f"sqlite:///{db_path}",
+        "EMOTION_MODEL": os.environ.get("EMOTION_MODEL", "faceapi"),
+    }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     server = AppServer(f"http://127.0.0.1:{port}", faces_path, db_path, log_path, process)
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while not _healthy(server.url):
@@ -204,6 +230,7 @@ def enrollment() -> dict[str, list[Path]]:
 def enrolled(server: AppServer) -> AppServer:
     """`server` with Barack Obama and Joe Biden enrolled (by the enrollment test, or here if it did not run)."""
     from emotion_core.registry import load_registry
+
     people = load_registry(server.faces_path).people()
     for name, images in ENROLLMENT.items():
         if name not in people:
@@ -221,14 +248,27 @@ def astronaut() -> str:
 def astronaut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """The app with only Eileen Collins enrolled, through the command line."""
     folder = tmp_path_factory.mktemp("astronaut")
-    subprocess.run([sys.executable, "-m", "emotion_core", "--faces", str(folder / "faces.pkl"),
-                    "enroll", ASTRONAUT, str(ASTRONAUT_PHOTO)], cwd=PROJECT_ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emotion_core",
+            "--faces",
+            str(folder / "faces.pkl"),
+            "enroll",
+            ASTRONAUT,
+            str(ASTRONAUT_PHOTO),
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
     app = start_server(folder)
     yield app
     stop_server(app, "astronaut")
 
 
 # ---------------------------------------------------------------- browsers
+
 
 @pytest.fixture(scope="session")
 def playwright_driver() -> Iterator[object]:
@@ -248,12 +288,15 @@ class Browsers:
         """A fresh browser session (own cookies, so its own Streamlit session) seeing `video`."""
         if video not in self.browsers:
             self.browsers[video] = self.driver.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={self.videos[video]}"])
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={self.videos[video]}"],
+            )
         context = self.browsers[video].new_context(viewport=VIEWPORT)
         lines = self.console[context] = []
-        context.on("console", lambda message: lines.append(
-            f"{time.strftime('%H:%M:%S')} {message.type}: {message.text}"))
+        context.on(
+            "console", lambda message: lines.append(f"{time.strftime('%H:%M:%S')} {message.type}: {message.text}")
+        )
         return context
 
     def close(self) -> None:
@@ -291,22 +334,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         for video, browser in browsers.browsers.items():
             for n, context in enumerate(browser.contexts):
                 (ARTIFACTS / f"failed-{item.name}-{video}-{n}-console.txt").write_text(
-                    "\n".join(browsers.console.get(context, [])))
+                    "\n".join(browsers.console.get(context, []))
+                )
                 for m, page in enumerate(context.pages):
                     try:
-                        page.screenshot(path=str(ARTIFACTS / f"failed-{item.name}-{video}-{n}-{m}.png"),
-                                        full_page=True)
+                        page.screenshot(path=str(ARTIFACTS / f"failed-{item.name}-{video}-{n}-{m}.png"), full_page=True)
                     except Exception as exc:  # a crashed tab must not hide the test's own failure
                         print(f"no screenshot of tab {video}-{n}-{m}: {exc}")
     return report
 
 
 @pytest.fixture
-def open_app(browser_for) -> Iterator[Callable[..., "AppPage"]]:
+def open_app(browser_for) -> Iterator[Callable[..., AppPage]]:
     """`open_app(server, video, path="")`: a new browser session (context) on the app; closed after the test."""
     contexts: list = []
 
-    def open_page(server: AppServer, video: str, path: str = "") -> "AppPage":
+    def open_page(server: AppServer, video: str, path: str = "") -> AppPage:
         context = browser_for.new_context(video)
         contexts.append(context)
         return AppPage(context.new_page(), server.url).open(path)

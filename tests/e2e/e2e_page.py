@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 from playwright.sync_api import FrameLocator, Locator, Page, expect
 
@@ -26,8 +27,9 @@ START, STOP = re.compile(r"^start$", re.I), re.compile(r"^stop$", re.I)
 FIGURES_RE = re.compile(r"([\d.]+) fps processed · (\d+) frames")
 
 
-def wait_until(fetch: Callable[[], T], ok: Callable[[T], bool], what: str, timeout: float = 30.0,
-               interval: float = 0.25) -> T:
+def wait_until(
+    fetch: Callable[[], T], ok: Callable[[T], bool], what: str, timeout: float = 30.0, interval: float = 0.25
+) -> T:
     """Poll `fetch()` until `ok` accepts its value; return that value, or fail naming `what`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -61,8 +63,7 @@ def read_table(dataframe: Locator) -> list[dict[str, str]]:
 
 def table_counts(rows: Iterable[dict[str, str]]) -> dict[str, dict[str, int]]:
     """Person -> emotion -> count from the rows of a counts table (first column: the person)."""
-    return {next(iter(row.values())): {label: int(row[label]) for label in LABELS if label in row}
-            for row in rows}
+    return {next(iter(row.values())): {label: int(row[label]) for label in LABELS if label in row} for row in rows}
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class AppPage:
         self.url = url
 
     # ------------------------------------------------------------ navigation
-    def open(self, path: str = "") -> "AppPage":
+    def open(self, path: str = "") -> AppPage:
         self.page.goto(f"{self.url}/{path}", timeout=LOAD_TIMEOUT_MS)
         self.wait_loaded()
         return self
@@ -139,8 +140,9 @@ class AppPage:
         self.camera.get_by_role("button", name=STOP).click()
         expect(self.camera.get_by_role("button", name=START)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
 
-    def wait_figures(self, ok: Callable[[LiveFigures], bool], what: str,
-                     timeout: float = CAMERA_TIMEOUT_S) -> LiveFigures:
+    def wait_figures(
+        self, ok: Callable[[LiveFigures], bool], what: str, timeout: float = CAMERA_TIMEOUT_S
+    ) -> LiveFigures:
         """Poll the live figures until `ok` accepts them; return them."""
         return wait_until(self.figures, lambda f: f is not None and ok(f), what, timeout)
 
@@ -158,8 +160,7 @@ class AppPage:
         if switch.is_checked() != on:
             switch.click(force=True)
         sidebar = self.page.get_by_test_id("stSidebar")
-        expect(sidebar.get_by_text("Counting since" if on else "Not counting.")).to_be_visible(
-            timeout=LOAD_TIMEOUT_MS)
+        expect(sidebar.get_by_text("Counting since" if on else "Not counting.")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
         expect(switch).to_be_checked(checked=on)
 
     def figures(self) -> LiveFigures | None:
@@ -175,10 +176,14 @@ class AppPage:
         in_view = re.search(r"In view: (.*)", seen["text"])
         headers, rows = seen["table"]
         return LiveFigures(
-            observations=int(metrics["Observations"]), people_counted=int(metrics["People counted"]),
-            overall=metrics.get("Overall confidence", ""), in_view=in_view.group(1) if in_view else "",
-            fps=float(found.group(1)), frames=int(found.group(2)),
-            table={row[0]: dict(zip(headers, row)) for row in rows})
+            observations=int(metrics["Observations"]),
+            people_counted=int(metrics["People counted"]),
+            overall=metrics.get("Overall confidence", ""),
+            in_view=in_view.group(1) if in_view else "",
+            fps=float(found.group(1)),
+            frames=int(found.group(2)),
+            table={row[0]: dict(zip(headers, row)) for row in rows},
+        )
 
     def final_panel(self) -> Locator:
         return self.page.locator(".st-key-final-confidence")
@@ -192,6 +197,7 @@ class AppPage:
 
 
 # ------------------------------------------------------------------ the database, read directly
+
 
 def db_counts(db_path: Path, session_id: int | None = None) -> dict[str, dict[str, int]]:
     """Person -> emotion -> number of observations in the SQLite file (one session or all)."""
@@ -213,7 +219,8 @@ def db_sessions(db_path: Path) -> list[tuple[int, float | None, int]]:
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
         return db.execute(
             "SELECT s.id, s.ended_at, (SELECT COUNT(*) FROM observations o WHERE o.session_id = s.id)"
-            " FROM sessions s ORDER BY s.id").fetchall()
+            " FROM sessions s ORDER BY s.id"
+        ).fetchall()
 
 
 def nonzero(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:

@@ -23,6 +23,9 @@ def test_enroll_two_people_by_upload(server, open_app, enrollment):
         app.wait_loaded()
 
     expected = {name: str(len(images)) for name, images in enrollment.items()}
-    wait_until(lambda: {row["Person"]: row["Encodings"] for row in read_table(page.locator(".st-key-people-table"))},
-               lambda shown: shown == expected, "both people in the enrolled list")
+    wait_until(
+        lambda: {row["Person"]: row["Encodings"] for row in read_table(page.locator(".st-key-people-table"))},
+        lambda shown: shown == expected,
+        "both people in the enrolled list",
+    )
     assert load_registry(server.faces_path).people() == {name: len(images) for name, images in enrollment.items()}

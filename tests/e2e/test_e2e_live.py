@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -22,8 +22,8 @@ from emotion_core.recognition import Matcher, identify
 from emotion_core.registry import load_registry
 
 PEOPLE = ("Barack Obama", "Joe Biden")
-LABEL_BAND = 40         # pixels above a face box searched for its label
-COLOUR_TOLERANCE = 40   # per channel, after the video codec
+LABEL_BAND = 40  # pixels above a face box searched for its label
+COLOUR_TOLERANCE = 40  # per channel, after the video codec
 MIN_LABEL_SHARE = 0.15
 
 
@@ -61,9 +61,14 @@ def test_live_names_counts_and_score(live, enrolled, metrics, artifacts):
     first = live.wait_figures(lambda f: both_named(f) and both_counted(f), "both people named and counted")
     # Counts grow for both people while the camera runs and counting is on.
     # (The metrics and the table are separate elements: each is compared with its own earlier value.)
-    grown = live.wait_figures(lambda f: both_counted(f) and f.observations > first.observations and all(
-        int(f.table[name]["Total"]) >= int(first.table[name]["Total"]) + 3 for name in PEOPLE),
-        "both people's counts and the observations figure to grow")
+    grown = live.wait_figures(
+        lambda f: (
+            both_counted(f)
+            and f.observations > first.observations
+            and all(int(f.table[name]["Total"]) >= int(first.table[name]["Total"]) + 3 for name in PEOPLE)
+        ),
+        "both people's counts and the observations figure to grow",
+    )
     assert grown.people_counted == 2
     for name in PEOPLE:
         row = grown.table[name]
@@ -72,9 +77,11 @@ def test_live_names_counts_and_score(live, enrolled, metrics, artifacts):
     score(grown.overall)
     assert both_named(grown), grown.in_view
     # The counted rows are in the database too (the session is open, rows are written in batches).
-    wait_until(lambda: db_counts(enrolled.db_path), lambda counts: all(
-        sum(counts.get(name, {}).values()) >= int(first.table[name]["Total"]) for name in PEOPLE),
-        "the first observations in the database")
+    wait_until(
+        lambda: db_counts(enrolled.db_path),
+        lambda counts: all(sum(counts.get(name, {}).values()) >= int(first.table[name]["Total"]) for name in PEOPLE),
+        "the first observations in the database",
+    )
     fps = [f.fps for f in (live.wait_frames(grown.frames + n) for n in (5, 10, 15))]
     metrics["page fps, 2 faces (median of 3 readings)"] = statistics.median(fps)
     live.screenshot(artifacts / "live_counting.png")
@@ -86,7 +93,7 @@ def label_colour_share(frame: np.ndarray, box: tuple[int, int, int, int], colour
     The band is generous: the app detects on a downscaled frame, so its box is a little off ours.
     """
     top, right, bottom, left = box
-    band = frame[max(0, top - LABEL_BAND): top + LABEL_BAND // 2, left:right].astype(int)
+    band = frame[max(0, top - LABEL_BAND) : top + LABEL_BAND // 2, left:right].astype(int)
     return float((np.abs(band - colour).max(axis=2) < COLOUR_TOLERANCE).mean())
 
 
@@ -104,13 +111,17 @@ def test_overlay_labels_each_face_in_its_name_colour(live, enrolled, two_people_
         return cv2.resize(cv2.imdecode(png, cv2.IMREAD_COLOR), two_people_frame.shape[1::-1])
 
     def shares(frame: np.ndarray) -> dict[tuple[str, str], float]:
-        return {(face, name): round(label_colour_share(frame, faces[face], colours[name]), 2)
-                for face in PEOPLE for name in PEOPLE}
+        return {
+            (face, name): round(label_colour_share(frame, faces[face], colours[name]), 2)
+            for face in PEOPLE
+            for name in PEOPLE
+        }
 
     def labelled(found: dict[tuple[str, str], float]) -> bool:
         own = all(found[(name, name)] >= MIN_LABEL_SHARE for name in PEOPLE)
         other = colours[PEOPLE[0]] == colours[PEOPLE[1]] or all(
-            found[(face, name)] < MIN_LABEL_SHARE / 2 for face in PEOPLE for name in PEOPLE if face != name)
+            found[(face, name)] < MIN_LABEL_SHARE / 2 for face in PEOPLE for name in PEOPLE if face != name
+        )
         return own and other
 
     frame = wait_until(returned_frame, lambda f: labelled(shares(f)), "each name's label above its face")
@@ -131,21 +142,30 @@ def test_stop_counting_freezes_counts_and_saves_session(live, enrolled, artifact
     assert both_named(later)
     # The database holds exactly the counts the page shows for the session.
     expected = nonzero(frozen.counts())
-    wait_until(lambda: db_counts(enrolled.db_path, session_id), lambda counts: counts == expected,
-               f"session {session_id} in the database to hold {expected}")
+    wait_until(
+        lambda: db_counts(enrolled.db_path, session_id),
+        lambda counts: counts == expected,
+        f"session {session_id} in the database to hold {expected}",
+    )
     ended = {sid: ended_at for sid, ended_at, _ in db_sessions(enrolled.db_path)}
     assert ended[session_id] is not None
 
     live.go_to("History")
     sessions = live.page.locator(".st-key-sessions-table")
-    row = wait_until(lambda: next((r for r in read_table(sessions) if r["Session"] == str(session_id)), None),
-                     lambda found: found is not None, f"session {session_id} in the history table")
+    row = wait_until(
+        lambda: next((r for r in read_table(sessions) if r["Session"] == str(session_id)), None),
+        lambda found: found is not None,
+        f"session {session_id} in the history table",
+    )
     assert int(row["Observations"]) == frozen.observations == sum(map(sum, (c.values() for c in expected.values())))
     assert all(name in row["People"] for name in PEOPLE)
     assert all(name in row["Final confidence"] for name in PEOPLE)
     # The newest session is selected: its counts table matches the database.
-    wait_until(lambda: nonzero(table_counts(read_table(live.page.locator(".st-key-session-counts")))),
-               lambda shown: shown == expected, "the session's counts table to equal the database")
+    wait_until(
+        lambda: nonzero(table_counts(read_table(live.page.locator(".st-key-session-counts")))),
+        lambda shown: shown == expected,
+        "the session's counts table to equal the database",
+    )
     live.screenshot(artifacts / "history.png")
 
 
@@ -160,4 +180,3 @@ def test_delete_all_records_with_confirmation(live, enrolled):
     live.go_to("History")
     expect(live.page.get_by_text("No sessions recorded yet.")).to_be_visible()
     expect(live.page.locator(".st-key-sessions-table")).to_have_count(0)
-

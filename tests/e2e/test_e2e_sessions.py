@@ -12,8 +12,9 @@ OBAMA = "Barack Obama"
 
 
 def counted(app: AppPage, at_least: int) -> LiveFigures:
-    return app.wait_figures(lambda f: OBAMA in f.table and f.observations >= at_least,
-                            f"at least {at_least} observations including {OBAMA}")
+    return app.wait_figures(
+        lambda f: OBAMA in f.table and f.observations >= at_least, f"at least {at_least} observations including {OBAMA}"
+    )
 
 
 def stop(app: AppPage) -> tuple[int, LiveFigures]:
@@ -48,5 +49,8 @@ def test_two_browser_sessions_count_independently(enrolled, open_app):
     assert first_id != second_id
     for session_id, frozen in ((first_id, first_frozen), (second_id, second_frozen)):
         expected = nonzero(frozen.counts())
-        wait_until(lambda: db_counts(enrolled.db_path, session_id), lambda counts: counts == expected,
-                   f"session {session_id} in the database to hold {expected}")
+        wait_until(
+            lambda: db_counts(enrolled.db_path, session_id),
+            lambda counts: counts == expected,
+            f"session {session_id} in the database to hold {expected}",
+        )

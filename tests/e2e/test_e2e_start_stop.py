@@ -18,6 +18,9 @@ def test_every_start_delivers_frames(enrolled, open_app):
         frames = app.wait_frames(frames + FRAMES_PER_START).frames
         # Frames come back from the server too: the returned (annotated) video plays.
         video = app.camera.locator("video")
-        wait_until(lambda: video.evaluate("v => [v.videoWidth, v.currentTime]"), lambda seen: min(seen) > 0,
-                   f"the returned video to play (START {round_})")
+        wait_until(
+            lambda: video.evaluate("v => [v.videoWidth, v.currentTime]"),
+            lambda seen: min(seen) > 0,
+            f"the returned video to play (START {round_})",
+        )
         app.stop_camera()

@@ -8,11 +8,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from badimages import PERSON, Case, make_cases
 from conftest import photos
-from emotion_core.registry import remove_person
 from test_cli_faces import assert_bad_input, cli
+
+from emotion_core.registry import remove_person
+
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory) -> dict[str, Case]:
@@ -37,9 +38,21 @@ def biden_only(tmp_path, registry) -> Path:
     return path
 
 
-KEYS = ["zero-byte file", "truncated JPEG", "text file named .jpg", "16-bit PNG", "PNG with alpha",
-        "greyscale JPEG", "CMYK JPEG", "animated GIF (first frame used)", "EXIF-rotated JPEG (Orientation 6)",
-        "decompression bomb 20000x20000 PNG", "tiny 20x20 image", "photo without a face", "two faces"]
+KEYS = [
+    "zero-byte file",
+    "truncated JPEG",
+    "text file named .jpg",
+    "16-bit PNG",
+    "PNG with alpha",
+    "greyscale JPEG",
+    "CMYK JPEG",
+    "animated GIF (first frame used)",
+    "EXIF-rotated JPEG (Orientation 6)",
+    "decompression bomb 20000x20000 PNG",
+    "tiny 20x20 image",
+    "photo without a face",
+    "two faces",
+]
 
 
 def test_the_case_list_is_complete(cases):
@@ -84,27 +97,39 @@ def test_one_bad_image_among_good_ones_refuses_the_whole_enrollment(cases, biden
     done = cli("enroll", PERSON, photos("barack_obama")[0], cases["truncated JPEG"].path, faces=biden_only)
     assert_bad_input(done, "truncated")
     assert biden_only.read_bytes() == before
-    identify = cli("identify", "--json", photos("barack_obama")[0], cases["text file named .jpg"].path,
-                   faces=biden_only)
+    identify = cli(
+        "identify", "--json", photos("barack_obama")[0], cases["text file named .jpg"].path, faces=biden_only
+    )
     assert_bad_input(identify, "not an image")  # no half-printed JSON document either
 
 
 def _zero_frame_video(path: Path) -> Path:
     """A well-formed AVI container holding no frame at all."""
     import cv2
+
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 64))
     writer.release()
     assert path.stat().st_size > 0
     return path
 
 
-@pytest.mark.parametrize("kind, reason", [
-    ("missing", "file not found"), ("text", "not a video"), ("empty", "not a video"),
-    ("zero frames", "has no frames"), ("directory", "not a file"),
-])
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("missing", "file not found"),
+        ("text", "not a video"),
+        ("empty", "not a video"),
+        ("zero frames", "has no frames"),
+        ("directory", "not a file"),
+    ],
+)
 def test_analyze_refuses_bad_videos(tmp_path, kind, reason):
-    path = {"missing": tmp_path / "missing.mp4", "text": tmp_path / "notes.mp4", "empty": tmp_path / "empty.mp4",
-            "directory": tmp_path}.get(kind)
+    path = {
+        "missing": tmp_path / "missing.mp4",
+        "text": tmp_path / "notes.mp4",
+        "empty": tmp_path / "empty.mp4",
+        "directory": tmp_path,
+    }.get(kind)
     if kind == "text":
         path.write_text("not a video\n")
     elif kind == "empty":

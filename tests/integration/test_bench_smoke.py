@@ -9,18 +9,31 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import HAMILTON, PROJECT_ROOT, photos
 
 MIRANDA = "Lin-Manuel Miranda"
-KEYS = {"frames", "fps", "baseline_fps", "speedup", "latency_ms_p50", "latency_ms_p95",
-        "identity_accuracy", "baseline_identity_accuracy"}
+KEYS = {
+    "frames",
+    "fps",
+    "baseline_fps",
+    "speedup",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "identity_accuracy",
+    "baseline_identity_accuracy",
+}
 
 
 def cli(*args: object) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_")}
-    return subprocess.run([sys.executable, "-m", "emotion_core", *map(str, args)], cwd=PROJECT_ROOT,
-                          env=environment, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "emotion_core", *map(str, args)],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +53,7 @@ def truth(tmp_path_factory) -> Path:
 
 def test_bench_json_on_a_few_hamilton_frames(enrolled, truth):
     # 12 frames keep the naive pipeline (a few frames per second) short.
-    done = cli("bench", HAMILTON, "--faces", enrolled, "--truth", truth, "--frames", 12, "--model", "none",
-               "--json")
+    done = cli("bench", HAMILTON, "--faces", enrolled, "--truth", truth, "--frames", 12, "--model", "none", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert set(report) == KEYS

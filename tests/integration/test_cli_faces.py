@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import FACES, GROUPS, HAMILTON, PROJECT_ROOT, photos
 
 
@@ -23,8 +22,9 @@ def cli(*args: object, faces: Path | None = None, env: dict | None = None) -> su
     # `forget` also deletes emotion records: never let a test touch the project's own database.
     environment["EMOTION_DB_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='cli-db-')}/emotions.db"
     environment.update(env or {})
-    return subprocess.run(command + [str(a) for a in args], cwd=PROJECT_ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        command + [str(a) for a in args], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300
+    )
 
 
 def assert_bad_input(done: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -119,28 +119,38 @@ def test_unicode_names_end_to_end(tmp_path):
     assert [p["name"] for p in json.loads(cli("people", "--json", faces=path).stdout)] == ["Zoë Ångström"]
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("", "name is empty"), ("   ", "name is empty"), ("x" * 101, "longer than 100"),
-    ("Ann\x07Lee", "control characters"), ("Ann\x1b[2JLee", "control characters"), ("Unknown", "reserved"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("", "name is empty"),
+        ("   ", "name is empty"),
+        ("x" * 101, "longer than 100"),
+        ("Ann\x07Lee", "control characters"),
+        ("Ann\x1b[2JLee", "control characters"),
+        ("Unknown", "reserved"),
+    ],
+)
 def test_bad_names_exit_2_and_store_nothing(enrolled, name, reason):
     before = enrolled.read_bytes()
     assert_bad_input(cli("enroll", name, photos("lionel_messi")[0], faces=enrolled), reason)
     assert enrolled.read_bytes() == before
 
 
-@pytest.mark.parametrize("args, env, reason", [
-    (["identify", "--tolerance", "5"], {}, "tolerance must be between"),
-    (["identify", "--tolerance", "0"], {}, "tolerance must be between"),
-    (["identify", "--tolerance", "abc"], {}, "invalid float value"),
-    (["identify"], {"EMOTION_TOLERANCE": "5"}, "tolerance must be between"),
-    (["identify"], {"EMOTION_SAMPLE_PERIOD": "0"}, "sampling period must be between"),
-    (["identify"], {"EMOTION_WEIGHTS": '{"Happy": 10}'}, "weight of Happy"),
-    (["eval", "faces", str(FACES), "--tolerance", "5"], {}, "tolerance must be between"),
-    (["analyze", str(HAMILTON), "--sample-period", "0"], {}, "sampling period must be between"),
-    (["analyze", str(HAMILTON), "--sample-period", "100"], {}, "sampling period must be between"),
-    (["analyze", str(HAMILTON)], {"EMOTION_WEIGHTS": '{"Sad": -3}'}, "weight of Sad"),
-])
+@pytest.mark.parametrize(
+    "args, env, reason",
+    [
+        (["identify", "--tolerance", "5"], {}, "tolerance must be between"),
+        (["identify", "--tolerance", "0"], {}, "tolerance must be between"),
+        (["identify", "--tolerance", "abc"], {}, "invalid float value"),
+        (["identify"], {"EMOTION_TOLERANCE": "5"}, "tolerance must be between"),
+        (["identify"], {"EMOTION_SAMPLE_PERIOD": "0"}, "sampling period must be between"),
+        (["identify"], {"EMOTION_WEIGHTS": '{"Happy": 10}'}, "weight of Happy"),
+        (["eval", "faces", str(FACES), "--tolerance", "5"], {}, "tolerance must be between"),
+        (["analyze", str(HAMILTON), "--sample-period", "0"], {}, "sampling period must be between"),
+        (["analyze", str(HAMILTON), "--sample-period", "100"], {}, "sampling period must be between"),
+        (["analyze", str(HAMILTON)], {"EMOTION_WEIGHTS": '{"Sad": -3}'}, "weight of Sad"),
+    ],
+)
 def test_out_of_range_settings_exit_2(enrolled, args, env, reason):
     before = enrolled.read_bytes()
     extra = [photos("joe_biden")[0]] if args[0] == "identify" else []
@@ -148,20 +158,27 @@ def test_out_of_range_settings_exit_2(enrolled, args, env, reason):
     assert enrolled.read_bytes() == before
 
 
-@pytest.mark.parametrize("args, reason", [
-    ([], "required"), (["enroll", "Ann"], "required"), (["frobnicate"], "invalid choice"),
-    (["eval", "faces", "/nonexistent"], "not a directory"),
-])
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        ([], "required"),
+        (["enroll", "Ann"], "required"),
+        (["frobnicate"], "invalid choice"),
+        (["eval", "faces", "/nonexistent"], "not a directory"),
+    ],
+)
 def test_usage_errors_exit_2(args, reason):
     assert_bad_input(cli(*args), reason)
 
 
 def test_unexpected_errors_exit_1_with_one_line(tmp_path):
     """A bug (not bad input) in a command handler: exit 1, one line, traceback only with -v."""
-    script = ("import sys, emotion_core.cli as c, emotion_core.cli.faces as f\n"
-              "def broken(args): raise RuntimeError('boom')\n"
-              "f.cmd_people = broken\n"
-              "sys.exit(c.main(sys.argv[1:]))\n")
+    script = (
+        "import sys, emotion_core.cli as c, emotion_core.cli.faces as f\n"
+        "def broken(args): raise RuntimeError('boom')\n"
+        "f.cmd_people = broken\n"
+        "sys.exit(c.main(sys.argv[1:]))\n"
+    )
     base = [sys.executable, "-c", script, "--faces", str(tmp_path / "f.pkl")]
     done = subprocess.run(base + ["people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode == 1

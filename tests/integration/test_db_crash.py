@@ -11,6 +11,7 @@ import textwrap
 import time
 
 from conftest import HAMILTON, PROJECT_ROOT, photos
+
 from emotion_core.config import Settings
 from emotion_core.recognition import enroll
 from emotion_core.store import EmotionLog, Observation
@@ -44,8 +45,12 @@ COUNTER = """
 def test_kill_9_while_counting_loses_at_most_the_last_seconds(tmp_path):
     faces, db = tmp_path / "faces.pkl", tmp_path / "emotions.db"
     enroll(faces, "Lin-Manuel Miranda", photos("lin_manuel_miranda"), tolerance=Settings().tolerance)
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(COUNTER), str(faces), f"sqlite:///{db}",
-                              str(HAMILTON)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(COUNTER), str(faces), f"sqlite:///{db}", str(HAMILTON)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     progress: list[tuple[float, int]] = []
     try:
         first_count = None
@@ -72,8 +77,10 @@ def test_kill_9_while_counting_loses_at_most_the_last_seconds(tmp_path):
         sessions = conn.execute("SELECT COUNT(*), COUNT(ended_at) FROM sessions").fetchone()
     assert sessions == (1, 0)  # one session, never ended
     stored, last_stored = rows
-    print(f"\nkill -9 figures: counted {counted}, stored {stored}, "
-          f"last stored observation {killed_at - last_stored:.2f} s before the last counted frame")
+    print(
+        f"\nkill -9 figures: counted {counted}, stored {stored}, "
+        f"last stored observation {killed_at - last_stored:.2f} s before the last counted frame"
+    )
     # Everything counted more than MAY_LOSE_S before the kill is in the file; nothing is invented.
     counted_earlier = max((total for stamp, total in progress if stamp <= killed_at - MAY_LOSE_S), default=0)
     assert counted_earlier > 0

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import EMOTIONS, GROUPS, PROJECT_ROOT
 from PIL import Image
 
-from conftest import EMOTIONS, GROUPS, PROJECT_ROOT
 from emotion_core import models
 from emotion_core.emotions import FaceApiModel, load_emotion_model
 from emotion_core.errors import ModelUnavailableError
@@ -36,8 +36,10 @@ FETCH = [sys.executable, "-m", "emotion_core", "models", "fetch"]
 def faceapi_path() -> Path:
     path = MODELS / models.FACEAPI_FILE
     if not path.is_file():
-        pytest.fail(f"{path} is missing: run `./run.sh test` (it provisions the model) or "
-                    f"`.venv/bin/python -m emotion_core models fetch faceapi`")
+        pytest.fail(
+            f"{path} is missing: run `./run.sh test` (it provisions the model) or "
+            f"`.venv/bin/python -m emotion_core models fetch faceapi`"
+        )
     return path
 
 
@@ -51,8 +53,14 @@ def no_hsemotion_cache(tmp_path, monkeypatch) -> dict[str, str]:
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "emotion_core", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "emotion_core", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def cli_json(*args: str, env: dict[str, str] | None = None):
@@ -159,8 +167,7 @@ def test_models_status_lists_both_backends(faceapi_path, no_hsemotion_cache):
 
 def test_fetch_faceapi_is_idempotent_and_reproducible(faceapi_path, tmp_path):
     env = {**os.environ, "EMOTION_MODELS_DIR": str(tmp_path)}
-    first = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                           timeout=600)
+    first = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
     target = tmp_path / models.FACEAPI_FILE
     assert first.stdout.strip() == f"faceapi: {target}"
@@ -173,14 +180,12 @@ def test_fetch_faceapi_is_idempotent_and_reproducible(faceapi_path, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [models.FACEAPI_PROVENANCE, models.FACEAPI_FILE]
 
     mtime = target.stat().st_mtime_ns
-    second = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    second = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0 and "already available" in second.stderr
     assert target.stat().st_mtime_ns == mtime
 
     target.write_bytes(b"damaged")  # no longer matches its provenance: fetched again
-    third = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                           timeout=600)
+    third = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert third.returncode == 0, third.stderr
     assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
 
@@ -214,15 +219,26 @@ def _offline(command: list[str], env: dict[str, str]) -> subprocess.CompletedPro
     if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
         pytest.skip("needs `unshare -n` (a network namespace) to be offline")
     script = 'ip link set lo up 2>/dev/null; exec "$@"'
-    return subprocess.run(["unshare", "-n", "sh", "-c", script, "sh", *command], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["unshare", "-n", "sh", "-c", script, "sh", *command],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_fetch_offline_fails_with_one_line(tmp_path, no_hsemotion_cache):
-    env = {**no_hsemotion_cache, "EMOTION_MODELS_DIR": str(tmp_path / "models"),
-           "npm_config_cache": str(tmp_path / "npm-cache")}
-    for name, expected in (("faceapi", "cannot fetch the faceapi model"),
-                           ("hsemotion", "cannot download the hsemotion weights")):
+    env = {
+        **no_hsemotion_cache,
+        "EMOTION_MODELS_DIR": str(tmp_path / "models"),
+        "npm_config_cache": str(tmp_path / "npm-cache"),
+    }
+    for name, expected in (
+        ("faceapi", "cannot fetch the faceapi model"),
+        ("hsemotion", "cannot download the hsemotion weights"),
+    ):
         result = _offline([*FETCH, name], env)
         assert result.returncode == 2, result.stderr
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -230,8 +246,9 @@ def test_fetch_offline_fails_with_one_line(tmp_path, no_hsemotion_cache):
         assert "Traceback" not in result.stderr
     assert "enet_b0_8_best_vgaf.onnx into models/" in errors[0]
     # An explicit --model fetches missing weights first, and fails the same way.
-    result = _offline([sys.executable, "-m", "emotion_core", "emotions", "--model", "hsemotion",
-                       str(YALE / "subject01.happy")], env)
+    result = _offline(
+        [sys.executable, "-m", "emotion_core", "emotions", "--model", "hsemotion", str(YALE / "subject01.happy")], env
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "cannot download the hsemotion weights" in error and "enet_b0_8_best_vgaf.onnx" in error
@@ -268,15 +285,22 @@ def test_faceapi_model_matches_face_api_itself(faceapi_path, tmp_path):
     tarball = models._npm_pack(tmp_path, lambda message: None)
     subprocess.run(["tar", "xzf", str(tarball), "-C", str(tmp_path)], check=True)
     model = load_emotion_model("faceapi", MODELS)
-    cases = [(load_image(YALE / "subject01.happy"), (82, 239, 211, 110)),      # a detected face
-             (load_image(YALE / "subject02.sad"), (60, 250, 200, 71)),         # wide, odd padding
-             (load_image(next((FER2013 / "fear").iterdir())), (0, 48, 48, 0))]  # a whole crop
+    cases = [
+        (load_image(YALE / "subject01.happy"), (82, 239, 211, 110)),  # a detected face
+        (load_image(YALE / "subject02.sad"), (60, 250, 200, 71)),  # wide, odd padding
+        (load_image(next((FER2013 / "fear").iterdir())), (0, 48, 48, 0)),
+    ]  # a whole crop
     crops = [rgb[top:bottom, left:right] for rgb, (top, right, bottom, left) in cases]
-    (tmp_path / "crops.json").write_text(json.dumps(
-        [{"shape": list(crop.shape), "pixels": crop.reshape(-1).tolist()} for crop in crops]))
+    (tmp_path / "crops.json").write_text(
+        json.dumps([{"shape": list(crop.shape), "pixels": crop.reshape(-1).tolist()} for crop in crops])
+    )
     (tmp_path / "reference.mjs").write_text(FACEAPI_REFERENCE_JS)
-    result = subprocess.run([node, str(tmp_path / "reference.mjs"), str(tmp_path / "package"),
-                             str(tmp_path / "crops.json")], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [node, str(tmp_path / "reference.mjs"), str(tmp_path / "package"), str(tmp_path / "crops.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     reference = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
     ours = np.vstack([model.predict(rgb, [box]) for rgb, box in cases])

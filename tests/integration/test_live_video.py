@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import HAMILTON, PROJECT_ROOT, photos
 
-from conftest import FACES, HAMILTON, PROJECT_ROOT, photos
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import Settings
 from emotion_core.emotions import load_emotion_model
@@ -26,7 +26,7 @@ from emotion_core.video import read_frames
 MIRANDA = "Lin-Manuel Miranda"
 # Others enrolled too, so a wrong name would be possible.
 DISTRACTORS = {"Kit Harington": "kit_harington", "Joe Biden": "joe_biden", "Barack Obama": "barack_obama"}
-STAGE_SHOT_END_S = 7.2   # after this the clip cuts to the audience (other people)
+STAGE_SHOT_END_S = 7.2  # after this the clip cuts to the audience (other people)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_a_registry_change_renames_the_tracks(registry, model):
         faces = analyzer.analyze(frame.bgr, frame.timestamp)
         (after if frame.timestamp > 5.0 else before).extend((face.track_id, face.name) for face in faces)
     assert {name for _, name in before} == {UNKNOWN}
-    assert after[-10:] == [(before[-1][0], MIRANDA)] * 10   # the same track, now named
+    assert after[-10:] == [(before[-1][0], MIRANDA)] * 10  # the same track, now named
 
 
 def test_draw_returns_an_annotated_copy(registry, model):
@@ -104,9 +104,12 @@ def test_draw_returns_an_annotated_copy(registry, model):
     assert np.array_equal(frame.bgr, original)
     assert drawn.shape == frame.bgr.shape and drawn.dtype == np.uint8
     top, right, bottom, left = faces[0].box
-    assert not np.array_equal(drawn[top - 30:bottom + 2, left - 2:right + 2], original[top - 30:bottom + 2, left - 2:right + 2])
-    assert np.array_equal(drawn[:, :left - 5], original[:, :left - 5]) or np.array_equal(
-        drawn[bottom + 30:], original[bottom + 30:])
+    assert not np.array_equal(
+        drawn[top - 30 : bottom + 2, left - 2 : right + 2], original[top - 30 : bottom + 2, left - 2 : right + 2]
+    )
+    assert np.array_equal(drawn[:, : left - 5], original[:, : left - 5]) or np.array_equal(
+        drawn[bottom + 30 :], original[bottom + 30 :]
+    )
 
 
 def test_without_an_emotion_model_faces_are_named_but_not_counted(registry):
@@ -114,8 +117,9 @@ def test_without_an_emotion_model_faces_are_named_but_not_counted(registry):
     assert report.final.total == 0 and report.final.overall_score is None
 
 
-@pytest.mark.parametrize("content, message", [(None, "not found"), (b"this is not a video", "not a video"),
-                                              (b"", "not a video")])
+@pytest.mark.parametrize(
+    "content, message", [(None, "not found"), (b"this is not a video", "not a video"), (b"", "not a video")]
+)
 def test_unreadable_videos(tmp_path, content, message):
     path = tmp_path / "clip.mp4"
     if content is not None:
@@ -140,8 +144,14 @@ def test_video_timestamps_come_from_the_container():
 def cli(*args: object, env: dict) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_")}
     environment.update(env)
-    return subprocess.run([sys.executable, "-m", "emotion_core", *map(str, args)], cwd=PROJECT_ROOT,
-                          env=environment, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "emotion_core", *map(str, args)],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_cli_analyze_sessions_export_and_forget(faces_file, tmp_path):
@@ -162,13 +172,14 @@ def test_cli_analyze_sessions_export_and_forget(faces_file, tmp_path):
     assert done.returncode == 0, done.stderr
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "timestamp,person,emotion,probability" and len(lines) > 5
-    assert 0.0 <= float(lines[1].split(",")[0]) < 9.2   # seconds into the video
+    assert 0.0 <= float(lines[1].split(",")[0]) < 9.2  # seconds into the video
     assert MIRANDA in done.stdout
 
     done = cli("sessions", "--json", env=env)
     (session,) = json.loads(done.stdout)
     assert session["people"][0] == MIRANDA and session["observations"] == sum(
-        p["observations"] for p in document["people"].values())
+        p["observations"] for p in document["people"].values()
+    )
     exported = tmp_path / "export.csv"
     assert cli("export", session["id"], "--csv", exported, env=env).returncode == 0
     assert len(exported.read_text().splitlines()) == session["observations"] + 1
@@ -178,7 +189,7 @@ def test_cli_analyze_sessions_export_and_forget(faces_file, tmp_path):
     assert f"{miranda['observations']} emotion record" in done.stdout
     connection = sqlite3.connect(tmp_path / "emotions.db")
     assert connection.execute("SELECT count(*) FROM observations WHERE person = ?", (MIRANDA,)).fetchone() == (0,)
-    assert connection.execute("SELECT count(*) FROM observations").fetchone()[0] > 0   # the Unknown ones stay
+    assert connection.execute("SELECT count(*) FROM observations").fetchone()[0] > 0  # the Unknown ones stay
     connection.close()
 
     assert cli("export", 999, "--csv", exported, env=env).returncode == 2

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from badimages import exif_rotated
 from conftest import FACES, GROUPS, PROJECT_ROOT, photos
+from PIL import Image
+
 from emotion_core.config import Settings
 from emotion_core.errors import EnrollmentError
 from emotion_core.images import load_image
@@ -28,8 +28,12 @@ OBAMA = FACES / "barack_obama"
 def registry_path(tmp_path_factory) -> Path:
     """Obama (2 photos), Biden (1), Kit Harington (2), Rose Leslie (1) enrolled from real photos."""
     path = tmp_path_factory.mktemp("reg") / "faces.pkl"
-    for name, images in [("Barack Obama", photos("barack_obama")[:2]), ("Joe Biden", photos("joe_biden")[:1]),
-                         ("Kit Harington", photos("kit_harington")[:2]), ("Rose Leslie", photos("rose_leslie")[:1])]:
+    for name, images in [
+        ("Barack Obama", photos("barack_obama")[:2]),
+        ("Joe Biden", photos("joe_biden")[:1]),
+        ("Kit Harington", photos("kit_harington")[:2]),
+        ("Rose Leslie", photos("rose_leslie")[:1]),
+    ]:
         assert enroll(path, name, images, tolerance=TOLERANCE) == len(images)
     return path
 
@@ -44,8 +48,12 @@ def names_in(path: Path, matcher: Matcher) -> list[str]:
 
 
 def test_enrolled_people_are_recognised_on_their_other_photos(matcher):
-    for person, name, held_out in [("barack_obama", "Barack Obama", 2), ("joe_biden", "Joe Biden", 1),
-                                   ("kit_harington", "Kit Harington", 2), ("rose_leslie", "Rose Leslie", 1)]:
+    for person, name, held_out in [
+        ("barack_obama", "Barack Obama", 2),
+        ("joe_biden", "Joe Biden", 1),
+        ("kit_harington", "Kit Harington", 2),
+        ("rose_leslie", "Rose Leslie", 1),
+    ]:
         for photo in photos(person)[held_out:]:
             assert names_in(photo, matcher) == [name], photo
 
@@ -74,16 +82,19 @@ def test_exif_rotated_photo_is_recognised_upright(tmp_path, matcher):
     assert names_in(rotated, matcher) == ["Barack Obama"]
 
 
-@pytest.mark.parametrize("bad, reason", [
-    (GROUPS / "fr__two_people.jpg", "2 faces found"),
-    ("no_face", "no face found"),
-    ("missing", "unreadable image"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        (GROUPS / "fr__two_people.jpg", "2 faces found"),
+        ("no_face", "no face found"),
+        ("missing", "unreadable image"),
+    ],
+)
 def test_failed_enrollment_stores_nothing(registry_path, tmp_path, bad, reason):
     if bad == "no_face":
         rgb = load_image(OBAMA / "fr__obama.jpg")
         bad = tmp_path / "suit.jpg"
-        Image.fromarray(rgb[rgb.shape[0] // 2:]).save(bad)
+        Image.fromarray(rgb[rgb.shape[0] // 2 :]).save(bad)
     elif bad == "missing":
         bad = tmp_path / "missing.jpg"
     before = registry_path.read_bytes()
@@ -134,23 +145,43 @@ def _shadow_models(tmp_path: Path, body: str) -> dict:
     return {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
 
 
-@pytest.mark.parametrize("body", [
-    "raise ImportError('No module named face_recognition_models')",
-    """
+@pytest.mark.parametrize(
+    "body",
+    [
+        "raise ImportError('No module named face_recognition_models')",
+        """
     def face_recognition_model_location(): return '/nonexistent/dlib_face_recognition_resnet_model_v1.dat'
     def pose_predictor_five_point_model_location(): return '/nonexistent/shape_predictor_5_face_landmarks.dat'
     """,
-])
+    ],
+)
 def test_missing_model_files_raise_our_error_never_quit(tmp_path, body):
     env = _shadow_models(tmp_path, body)
-    done = subprocess.run([sys.executable, "-c", "import emotion_core.recognition"], cwd=PROJECT_ROOT,
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import emotion_core.recognition"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0  # quit() inside face_recognition would exit 0
     assert "ModelFilesMissingError: dlib model files are missing" in done.stderr
     assert "Please install" not in done.stdout + done.stderr
-    cli = subprocess.run([sys.executable, "-m", "emotion_core", "--faces", str(tmp_path / "f.pkl"),
-                          "identify", str(photos("joe_biden")[0])],
-                         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emotion_core",
+            "--faces",
+            str(tmp_path / "f.pkl"),
+            "identify",
+            str(photos("joe_biden")[0]),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert cli.returncode == 2
     assert cli.stdout == ""
     lines = cli.stderr.strip().splitlines()

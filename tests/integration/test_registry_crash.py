@@ -16,20 +16,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import FACES, PROJECT_ROOT, photos
+from test_cli_faces import assert_bad_input, cli
+
 from emotion_core.config import Settings
 from emotion_core.images import load_image
 from emotion_core.recognition import detect_faces, encode_faces
 from emotion_core.registry import Registry, load_registry, save_registry
-from test_cli_faces import assert_bad_input, cli
 
 JOHNS = ["john_salley", "john_savage", "john_schneider", "john_shimkus", "john_simm"]
 
 
 def child(script: str, *args: object, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], cwd=PROJECT_ROOT,
-                            **popen)
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], cwd=PROJECT_ROOT, **popen)
 
 
 @pytest.fixture(scope="module")
@@ -169,14 +168,26 @@ def _full_disk_report(tmp_path: Path, real_encodings: Path) -> dict:
     folder.mkdir()
     script = textwrap.dedent(FULL_DISK)
     if shutil.which("unshare") and os.geteuid() == 0:
-        shell = (f"mount -t tmpfs -o size=300k tmpfs {folder} && "
-                 f"exec {sys.executable} -c \"$SCRIPT\" {folder} {real_encodings} 0")
-        done = subprocess.run(["unshare", "-m", "sh", "-c", shell], cwd=PROJECT_ROOT, capture_output=True,
-                              text=True, env={**os.environ, "SCRIPT": script})
+        shell = (
+            f"mount -t tmpfs -o size=300k tmpfs {folder} && "
+            f'exec {sys.executable} -c "$SCRIPT" {folder} {real_encodings} 0'
+        )
+        done = subprocess.run(
+            ["unshare", "-m", "sh", "-c", shell],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SCRIPT": script},
+        )
         if done.returncode == 0:
             return json.loads(done.stdout)
-    done = subprocess.run([sys.executable, "-c", script, str(folder), str(real_encodings), str(300_000)],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder), str(real_encodings), str(300_000)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -195,8 +206,12 @@ def test_truncated_registry_is_reported_and_never_overwritten(tmp_path, real_enc
     save_registry(path, Registry(("Ann", "Bob"), rows[:2]))
     path.write_bytes(path.read_bytes()[:300])
     broken = path.read_bytes()
-    for args in (["people"], ["enroll", "Kit Harington", photos("kit_harington")[0]],
-                 ["enroll", "--force", "Kit Harington", photos("kit_harington")[0]],
-                 ["forget", "Ann"], ["identify", photos("kit_harington")[0]]):
+    for args in (
+        ["people"],
+        ["enroll", "Kit Harington", photos("kit_harington")[0]],
+        ["enroll", "--force", "Kit Harington", photos("kit_harington")[0]],
+        ["forget", "Ann"],
+        ["identify", photos("kit_harington")[0]],
+    ):
         assert_bad_input(cli(*args, faces=path), "corrupt or truncated", "faces.pkl.bak")
         assert path.read_bytes() == broken

@@ -12,20 +12,24 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 import pytest
-
 from conftest import FACES, GROUPS, PROJECT_ROOT, photos
 from test_cli_faces import cli
 
 from tests.servers import streamlit_server
 
-SECURITY_OPTIONS = ("server.enableXsrfProtection", "server.enableCORS", "server.address",
-                    "browser.gatherUsageStats", "server.allowedHosts")
+SECURITY_OPTIONS = (
+    "server.enableXsrfProtection",
+    "server.enableCORS",
+    "server.address",
+    "browser.gatherUsageStats",
+    "server.allowedHosts",
+)
 
 
 def _clean_env(tmp_path: Path, **extra: str) -> dict:
@@ -43,8 +47,14 @@ def test_effective_streamlit_config_keeps_xsrf_on_and_binds_to_localhost(tmp_pat
         "options = config._config_options\n"
         f"print(json.dumps({{k: [config.get_option(k), options[k].where_defined] for k in {SECURITY_OPTIONS!r}}}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=_clean_env(tmp_path),
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_ROOT,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     effective = json.loads(done.stdout)
     project_file = str(PROJECT_ROOT / ".streamlit" / "config.toml")
     assert effective["server.enableXsrfProtection"][0] is True
@@ -57,8 +67,9 @@ def test_effective_streamlit_config_keeps_xsrf_on_and_binds_to_localhost(tmp_pat
 def app_server(tmp_path: Path, *options: str) -> Iterator[tuple[subprocess.Popen, int, str]]:
     """`streamlit run app.py` with only the project's config (no address on the command line) plus
     `options`, a temporary registry and database; yields (process, port, base URL) once healthy."""
-    env = _clean_env(tmp_path, EMOTION_FACES=str(tmp_path / "faces.pkl"),
-                     EMOTION_DB_URL=f"sqlite:///{tmp_path / 'emotions.db'}")
+    env = _clean_env(
+        tmp_path, EMOTION_FACES=str(tmp_path / "faces.pkl"), EMOTION_DB_URL=f"sqlite:///{tmp_path / 'emotions.db'}"
+    )
     with streamlit_server(env, tmp_path / "streamlit.log", *options) as running:
         yield running
 
@@ -71,12 +82,17 @@ def server(tmp_path):
 
 def test_real_server_listens_on_loopback_only_and_refuses_uploads_without_xsrf_token(server):
     process, port, base = server
-    listening = [c.laddr for c in psutil.Process(process.pid).net_connections(kind="inet")
-                 if c.status == psutil.CONN_LISTEN]
+    listening = [
+        c.laddr for c in psutil.Process(process.pid).net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+    ]
     assert (("127.0.0.1", port)) in [(a.ip, a.port) for a in listening]
     assert all(a.ip == "127.0.0.1" for a in listening), listening
-    request = urllib.request.Request(f"{base}/_stcore/upload_file/some-session/some-file", method="PUT",
-                                     data=b"--x\r\n", headers={"Content-Type": "multipart/form-data; boundary=x"})
+    request = urllib.request.Request(
+        f"{base}/_stcore/upload_file/some-session/some-file",
+        method="PUT",
+        data=b"--x\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403  # the XSRF check comes before anything else on the upload route
@@ -97,7 +113,8 @@ SECRET_PATTERNS = {
 }
 FORBIDDEN_NAMES = re.compile(
     r"(^|/)(faces\.pkl.*|.*\.(db|sqlite3?|db-wal|db-shm|onnx|dat|bin|npy|npz|pb|tflite|h5|pt|pth|"
-    r"mp4|avi|mov|webm|y4m|pem|key|p12|pfx)|\.env|secrets\.toml|id_rsa.*|id_ed25519.*)$")
+    r"mp4|avi|mov|webm|y4m|pem|key|p12|pfx)|\.env|secrets\.toml|id_rsa.*|id_ed25519.*)$"
+)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 MAX_FILE_BYTES = 1_000_000
 
@@ -122,15 +139,21 @@ def test_no_weights_databases_registries_videos_or_big_files_are_tracked():
     names = tracked_files()
     assert [n for n in names if FORBIDDEN_NAMES.search(n)] == []
     assert [n for n in names if n.startswith("models/") and n != "models/README.md"] == []
-    assert [n for n in names if (PROJECT_ROOT / n).is_file() and (PROJECT_ROOT / n).stat().st_size > MAX_FILE_BYTES] == []
+    assert [
+        n for n in names if (PROJECT_ROOT / n).is_file() and (PROJECT_ROOT / n).stat().st_size > MAX_FILE_BYTES
+    ] == []
 
 
 def test_the_secret_scan_finds_what_it_looks_for():
     """The patterns above are not vacuous: each catches a sample of its kind."""
     samples = {
-        "private key": "-----BEGIN OPENSSH " + "PRIVATE KEY-----", "AWS access key": "AKIA" + "ABCDEFGHIJKLMNOP",
-        "GitHub token": "ghp_" + "a" * 36, "Slack token": "xoxb-" + "1234567890-abc",
-        "API secret key": "sk-" + "A" * 40, "Google API key": "AIza" + "B" * 35, "npm token": "npm_" + "c" * 36,
+        "private key": "-----BEGIN OPENSSH " + "PRIVATE KEY-----",
+        "AWS access key": "AKIA" + "ABCDEFGHIJKLMNOP",
+        "GitHub token": "ghp_" + "a" * 36,
+        "Slack token": "xoxb-" + "1234567890-abc",
+        "API secret key": "sk-" + "A" * 40,
+        "Google API key": "AIza" + "B" * 35,
+        "npm token": "npm_" + "c" * 36,
         "credentials in a URL": "postgresql://emotion:" + "hunter22" + "@db.internal/emotions",
     }
     assert all(SECRET_PATTERNS[kind].search(text) for kind, text in samples.items())
@@ -148,6 +171,7 @@ def test_tracked_images_show_nobody_but_the_astronaut():
     from emotion_core.images import load_image
     from emotion_core.recognition import Matcher, detect_faces, encode_faces
     from emotion_core.registry import Registry
+
     shared = {p.read_bytes() for p in FACES.rglob("*") if p.is_file() and "eileen_collins" not in p.parts}
     registry = Registry()
     for person in (d for d in FACES.iterdir() if d.is_dir() and d.name not in ("_groups", "eileen_collins")):
@@ -165,20 +189,30 @@ def test_tracked_images_show_nobody_but_the_astronaut():
 
 def test_ignored_paths_cover_runtime_data():
     """faces.pkl, its backup and lock, databases and weights would not be committed by accident."""
-    probes = ["faces.pkl", "faces.pkl.bak", "faces.pkl.lock", "emotions.db", "emotions.db-wal",
-              "models/faceapi_expression.onnx", "clip.y4m"]
-    done = subprocess.run(["git", "check-ignore", "--no-index", *probes], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True)
+    probes = [
+        "faces.pkl",
+        "faces.pkl.bak",
+        "faces.pkl.lock",
+        "emotions.db",
+        "emotions.db-wal",
+        "models/faceapi_expression.onnx",
+        "clip.y4m",
+    ]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", *probes], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     assert sorted(done.stdout.split()) == sorted(probes)
 
 
 # ---- names of people appear in logs at DEBUG level only ------------------------------------------------
+
 
 def test_recognition_logs_names_at_debug_only(tmp_path, caplog):
     from emotion_core.config import Settings
     from emotion_core.images import load_image
     from emotion_core.recognition import Matcher, enroll, identify
     from emotion_core.registry import load_registry, remove_person
+
     caplog.set_level(logging.DEBUG, logger="emotion_core")
     path, tolerance = tmp_path / "faces.pkl", Settings().tolerance
     enroll(path, "Zoë Ångström", photos("rose_leslie")[:1], tolerance=tolerance)

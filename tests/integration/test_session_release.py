@@ -14,7 +14,6 @@ import urllib.request
 
 import psutil
 import pytest
-
 from test_security_settings import app_server
 from test_streamlit_server import run_page
 
@@ -57,8 +56,10 @@ def test_twenty_connect_disconnect_cycles_release_their_state(tmp_path):
             assert messages[-1].WhichOneof("type") == "script_finished"
         after_all = released(base)
         threads_n, rss_n = server.num_threads(), server.memory_info().rss / 2**20
-        print(f"\nsession release: threads {threads_1} -> {threads_n}, RSS {rss_1:.0f} -> {rss_n:.0f} MB "
-              f"after {CYCLES} cycles")
+        print(
+            f"\nsession release: threads {threads_1} -> {threads_n}, RSS {rss_1:.0f} -> {rss_n:.0f} MB "
+            f"after {CYCLES} cycles"
+        )
         assert gauge(after_all, "active_sessions") == 0
         disconnects = 'session_events_total{type="disconnect"}'
         assert gauge(after_all, disconnects) - gauge(after_first, disconnects) == CYCLES - 1

@@ -14,12 +14,12 @@ import os
 import threading
 import time
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 import psutil
 import pytest
-
 from conftest import HAMILTON, photos
+
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import load_settings
 from emotion_core.emotions import load_emotion_model
@@ -110,11 +110,20 @@ def test_soak(tmp_path, caplog):
     rss_end = rss_mb()
 
     total = sum(final.total for final in finals)
-    figures = {"seconds": round(elapsed, 1), "frames": frames, "fps": round(frames / elapsed, 2),
-               "faces": faces_seen, "counting_periods": len(finals), "observations": total,
-               "snapshots": snapshots[0], "rss_start_mb": round(rss_start, 1), "rss_after_warm_up_mb": round(rss_warm, 1),
-               "rss_end_mb": round(rss_end, 1), "rss_peak_mb": round(rss_peak, 1),
-               "growth_after_warm_up_mb": round(rss_end - rss_warm, 1)}
+    figures = {
+        "seconds": round(elapsed, 1),
+        "frames": frames,
+        "fps": round(frames / elapsed, 2),
+        "faces": faces_seen,
+        "counting_periods": len(finals),
+        "observations": total,
+        "snapshots": snapshots[0],
+        "rss_start_mb": round(rss_start, 1),
+        "rss_after_warm_up_mb": round(rss_warm, 1),
+        "rss_end_mb": round(rss_end, 1),
+        "rss_peak_mb": round(rss_peak, 1),
+        "growth_after_warm_up_mb": round(rss_end - rss_warm, 1),
+    }
     print("\nsoak figures:", json.dumps(figures))
     assert rss_end - rss_warm < MAX_GROWTH_MB, figures
     # Counts of every counting period equal what the database holds for its session.

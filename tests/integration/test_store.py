@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -71,7 +70,10 @@ def test_export_csv(log, tmp_path):
     target = tmp_path / "out.csv"
     assert log.export_csv(session_id, target) == 2
     assert target.read_text().splitlines() == [
-        "timestamp,person,emotion,probability", "5.000,Ann,Happy,0.9000", "5.500,Ann,Sad,0.6000"]
+        "timestamp,person,emotion,probability",
+        "5.000,Ann,Happy,0.9000",
+        "5.500,Ann,Sad,0.6000",
+    ]
     with pytest.raises(StoreError, match="no session"):
         log.export_csv(session_id + 1, target)
 
@@ -81,11 +83,11 @@ def test_delete_all_leaves_nothing_in_the_file(log, db_url):
     session.start_counting(now=0.0)
     feed(session, [face(1, "Ann")], 5.0, start=0.0)
     assert log.flush()
-    feed(session, [face(1, "Ann")], 5.0, start=5.0)   # some rows still queued
+    feed(session, [face(1, "Ann")], 5.0, start=5.0)  # some rows still queued
     log.delete_all()
     session.clear()
     assert rows(db_url, "SELECT count(*) FROM observations") == [(0,)]
-    assert rows(db_url, "SELECT count(*) FROM sessions") == [(1,)]   # the session counting restarted
+    assert rows(db_url, "SELECT count(*) FROM sessions") == [(1,)]  # the session counting restarted
     assert log.flush()
     assert rows(db_url, "SELECT count(*) FROM observations") == [(0,)]
     # Counting goes on into the new session.
@@ -142,7 +144,7 @@ def test_a_locked_database_does_not_stop_counting(log, db_url):
         snapshot = session.snapshot()
         assert snapshot.total == 10
         assert "locked" in snapshot.store_error and "8 observations waiting" in snapshot.store_error
-        final = session.stop_counting(now=5.0)   # the frozen scores do not wait for the database
+        final = session.stop_counting(now=5.0)  # the frozen scores do not wait for the database
         assert final.total == 10
     finally:
         blocker.rollback()
@@ -154,7 +156,7 @@ def test_a_locked_database_does_not_stop_counting(log, db_url):
 
 
 def test_a_session_started_while_locked_is_stored_later(log, db_url):
-    log.start_session(0.0, None, {})   # creates the file and the tables
+    log.start_session(0.0, None, {})  # creates the file and the tables
     assert log.flush()
     blocker = sqlite3.connect(db_file(db_url), isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
@@ -189,7 +191,7 @@ def test_a_read_only_database_keeps_counting_and_keeps_its_data(db_url, tmp_path
         assert final.total == 6 and final.people[0].score == 25.0
         assert not read_only.flush(timeout=3.0)
         assert "readonly" in read_only.last_error.replace(" ", "") or "read-only" in read_only.last_error
-        assert [s.id for s in read_only.sessions()] == [old]   # reading still works
+        assert [s.id for s in read_only.sessions()] == [old]  # reading still works
     finally:
         read_only.close()
     assert db_file(db_url).read_bytes() == before
@@ -208,7 +210,7 @@ def test_the_schema_compiles_for_postgresql():
     from sqlalchemy.schema import CreateTable
 
     from emotion_core.store import metadata
-    ddl = "\n".join(str(CreateTable(table).compile(dialect=postgresql.dialect()))
-                    for table in metadata.sorted_tables)
+
+    ddl = "\n".join(str(CreateTable(table).compile(dialect=postgresql.dialect())) for table in metadata.sorted_tables)
     assert "BIGSERIAL" in ddl and "DOUBLE PRECISION" in ddl and "JSON" in ddl
     assert "REFERENCES sessions (id) ON DELETE CASCADE" in ddl

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -35,6 +35,7 @@ def get(url: str) -> tuple[int, str]:
 def server(tmp_path: Path, faces_path: Path, db_url: str) -> Iterator[tuple[str, Path]]:
     """The app served on a free port with a temporary registry (one person) and database (one session)."""
     from emotion_core.recognition import enroll
+
     enroll(faces_path, "Barack Obama", photos("barack_obama")[:2], tolerance=0.55)
     record_session(db_url, [("Barack Obama", "Happy"), ("Barack Obama", "Sad")], start=time.time() - 60)
     env = {**os.environ, "EMOTION_FACES": str(faces_path), "EMOTION_DB_URL": db_url}
@@ -63,16 +64,20 @@ def run_page(base: str, page_name: str) -> list[ForwardMsg]:
 
 
 def elements(messages: list[ForwardMsg], kind: str) -> list:
-    return [m.delta.new_element for m in messages
-            if m.WhichOneof("type") == "delta" and m.delta.WhichOneof("type") == "new_element"
-            and m.delta.new_element.WhichOneof("type") == kind]
+    return [
+        m.delta.new_element
+        for m in messages
+        if m.WhichOneof("type") == "delta"
+        and m.delta.WhichOneof("type") == "new_element"
+        and m.delta.new_element.WhichOneof("type") == kind
+    ]
 
 
 def test_every_page_is_served_and_runs_without_errors(server):
     base, log_path = server
     for path in ("/", "/Enroll", "/History"):
         status, body = get(base + path)
-        assert status == 200 and "<div id=\"root\">" in body.replace("'", '"'), path
+        assert status == 200 and '<div id="root">' in body.replace("'", '"'), path
     assert get(f"{base}/_stcore/health") == (200, "ok")
 
     for page_name, title in PAGES.items():
@@ -88,7 +93,8 @@ def test_every_page_is_served_and_runs_without_errors(server):
         if page_name == "":
             components = elements(messages, "component_instance")
             assert [c.component_instance.component_name for c in components] == [
-                "streamlit_webrtc.component.webrtc_streamer"]
+                "streamlit_webrtc.component.webrtc_streamer"
+            ]
 
     log = log_path.read_text()
     assert "Traceback" not in log and "Error" not in log, log

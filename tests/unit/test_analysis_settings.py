@@ -6,9 +6,18 @@ from emotion_core.config import Settings
 from emotion_core.errors import SettingsError
 
 
-@pytest.mark.parametrize("change", [{"identity_votes": 0}, {"identity_votes": 2.5}, {"detect_upsample": 3},
-                                    {"detect_width": True}, {"track_grace_s": -1.0},
-                                    {"unknown_recheck_s": float("nan")}, {"emotion_window_s": "long"}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"identity_votes": 0},
+        {"identity_votes": 2.5},
+        {"detect_upsample": 3},
+        {"detect_width": True},
+        {"track_grace_s": -1.0},
+        {"unknown_recheck_s": float("nan")},
+        {"emotion_window_s": "long"},
+    ],
+)
 def test_out_of_range_values_are_refused(change):
     with pytest.raises(SettingsError, match=next(iter(change))):
         Settings(**change)

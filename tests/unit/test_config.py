@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+
 import pytest
 
-from emotion_core.config import (DEFAULT_WEIGHTS, PROJECT_ROOT, SAMPLE_PERIOD_RANGE, TOLERANCE_RANGE,
-                                 WEIGHT_RANGE, Settings, load_settings)
+from emotion_core.config import (
+    DEFAULT_WEIGHTS,
+    PROJECT_ROOT,
+    SAMPLE_PERIOD_RANGE,
+    TOLERANCE_RANGE,
+    WEIGHT_RANGE,
+    Settings,
+    load_settings,
+)
 from emotion_core.errors import SettingsError
 from emotion_core.labels import LABELS
 
@@ -21,12 +29,18 @@ def test_defaults_are_valid_and_local():
 
 
 def test_environment_overrides(tmp_path):
-    settings = load_settings({
-        "EMOTION_FACES": str(tmp_path / "f.pkl"), "EMOTION_DB_URL": "sqlite:///x.db",
-        "EMOTION_TOLERANCE": "0.45", "EMOTION_SAMPLE_PERIOD": "2", "EMOTION_WEIGHTS": '{"Sad": -2}',
-        "EMOTION_COUNT_UNKNOWN": "no", "EMOTION_MODEL": "faceapi",
-        "EMOTION_ICE_SERVERS": '[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}]',
-    })
+    settings = load_settings(
+        {
+            "EMOTION_FACES": str(tmp_path / "f.pkl"),
+            "EMOTION_DB_URL": "sqlite:///x.db",
+            "EMOTION_TOLERANCE": "0.45",
+            "EMOTION_SAMPLE_PERIOD": "2",
+            "EMOTION_WEIGHTS": '{"Sad": -2}',
+            "EMOTION_COUNT_UNKNOWN": "no",
+            "EMOTION_MODEL": "faceapi",
+            "EMOTION_ICE_SERVERS": '[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}]',
+        }
+    )
     assert settings.faces_path == tmp_path / "f.pkl"
     assert settings.tolerance == 0.45 and settings.sample_period == 2.0
     assert settings.weights["Sad"] == -2.0 and settings.weights["Happy"] == DEFAULT_WEIGHTS["Happy"]
@@ -80,10 +94,19 @@ def test_out_of_range_environment_is_refused(variable, value, reason):
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("tolerance", 0.0), ("tolerance", 1.5), ("tolerance", math.nan), ("tolerance", True),
-    ("sample_period", 0), ("sample_period", 3600), ("weights", {"Neutral": 9}), ("weights", "Happy=2"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("tolerance", 0.0),
+        ("tolerance", 1.5),
+        ("tolerance", math.nan),
+        ("tolerance", True),
+        ("sample_period", 0),
+        ("sample_period", 3600),
+        ("weights", {"Neutral": 9}),
+        ("weights", "Happy=2"),
+    ],
+)
 def test_out_of_range_overrides_and_replace_are_refused(field, value):
     with pytest.raises(SettingsError):
         load_settings({}, **{field: value})
@@ -106,4 +129,3 @@ def test_settings_are_immutable():
         settings.tolerance = 0.9  # type: ignore[misc]
     with pytest.raises(TypeError):
         settings.weights["Happy"] = 0.0  # type: ignore[index]
-

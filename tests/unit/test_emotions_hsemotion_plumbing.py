@@ -35,14 +35,18 @@ BIAS = np.linspace(-0.5, 0.5, 8).astype(np.float32)
 
 def write_fake_hsemotion(path: Path) -> Path:
     """An ONNX model with enet_b0_8_best_vgaf's input/output signature (see module docstring)."""
-    nodes = [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
-             helper.make_node("Flatten", ["pooled"], ["means"], axis=1),
-             helper.make_node("Gemm", ["means", "W", "B"], ["logits"])]
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["means"], axis=1),
+        helper.make_node("Gemm", ["means", "W", "B"], ["logits"]),
+    ]
     graph = helper.make_graph(
-        nodes, "fake_enet_b0_8",
+        nodes,
+        "fake_enet_b0_8",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 224, 224])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 8])],
-        [numpy_helper.from_array(WEIGHTS, "W"), numpy_helper.from_array(BIAS, "B")])
+        [numpy_helper.from_array(WEIGHTS, "W"), numpy_helper.from_array(BIAS, "B")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -77,7 +81,7 @@ def frame() -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[tuple[int
     boxes = []
     for index, colour in enumerate(colours):
         left = 20 + index * 150
-        rgb[40:190, left:left + 130] = colour
+        rgb[40:190, left : left + 130] = colour
         boxes.append((40, left + 130, 190, left))
     return rgb, boxes, colours
 

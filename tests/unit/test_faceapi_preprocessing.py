@@ -18,10 +18,20 @@ def test_read_weights_decodes_quantized_and_float_tensors(tmp_path):
     quantized = np.array([0, 1, 255, 128, 7, 9], dtype=np.uint8)
     floats = np.array([1.5, -2.25], dtype=np.float32)
     (tmp_path / "w.bin").write_bytes(quantized.tobytes() + floats.tobytes())
-    manifest = [{"paths": ["w.bin"], "weights": [
-        {"name": "a/filters", "shape": [2, 3], "dtype": "float32",
-         "quantization": {"dtype": "uint8", "scale": 0.5, "min": -1.0}},
-        {"name": "a/bias", "shape": [2], "dtype": "float32"}]}]
+    manifest = [
+        {
+            "paths": ["w.bin"],
+            "weights": [
+                {
+                    "name": "a/filters",
+                    "shape": [2, 3],
+                    "dtype": "float32",
+                    "quantization": {"dtype": "uint8", "scale": 0.5, "min": -1.0},
+                },
+                {"name": "a/bias", "shape": [2], "dtype": "float32"},
+            ],
+        }
+    ]
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     weights = read_weights(tmp_path / "m.json", tmp_path)
     np.testing.assert_allclose(weights["a/filters"], (quantized * 0.5 - 1.0).reshape(2, 3))
@@ -53,12 +63,16 @@ def test_resize_bilinear_known_values():
 def test_resize_bilinear_matches_asymmetric_linear_resize():
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, (48, 37, 3), dtype=np.uint8)
-    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="linear",
-                            coordinate_transformation_mode="asymmetric")
+    node = helper.make_node(
+        "Resize", ["x", "", "", "sizes"], ["y"], mode="linear", coordinate_transformation_mode="asymmetric"
+    )
     graph = helper.make_graph(
-        [node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [48, 37, 3])],
+        [node],
+        "resize",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [48, 37, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [112, 112, 3])],
-        [helper.make_tensor("sizes", TensorProto.INT64, [3], [112, 112, 3])])
+        [helper.make_tensor("sizes", TensorProto.INT64, [3], [112, 112, 3])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     reference = open_session(model.SerializeToString()).run(None, {"x": image.astype(np.float32)})[0]

@@ -8,12 +8,12 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import FACES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from conftest import FACES
 from emotion_core.errors import EmotionCoreError, ImageError
 from emotion_core.images import load_image, validate_frame
 
@@ -31,8 +31,17 @@ def _encoded(fmt: str, **options) -> bytes:
 
 
 SEEDS = {fmt: _encoded(fmt) for fmt in ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")}
-MAGIC = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"GIF87a", b"BM", b"II*\x00", b"MM\x00*",
-         b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"\x00\x00\x01\x00"]
+MAGIC = [
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff\xe0",
+    b"GIF89a",
+    b"GIF87a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+    b"\x00\x00\x01\x00",
+]
 
 
 def _loads_or_refuses(data: bytes) -> None:
@@ -71,7 +80,7 @@ def test_mutated_real_images(fmt, data):
         elif action == "insert":
             raw[position:position] = data.draw(st.binary(min_size=1, max_size=16))
         else:
-            del raw[max(position, 1):]
+            del raw[max(position, 1) :]
         if not raw:
             break
     _loads_or_refuses(bytes(raw))
@@ -83,10 +92,15 @@ def test_the_seed_images_themselves_load():
 
 
 frames = st.one_of(
-    hnp.arrays(dtype=st.sampled_from([np.uint8, np.int16, np.float32, np.float64, np.bool_, np.uint16]),
-               shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=80)),
+    hnp.arrays(
+        dtype=st.sampled_from([np.uint8, np.int16, np.float32, np.float64, np.bool_, np.uint16]),
+        shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=80),
+    ),
     hnp.arrays(dtype=np.uint8, shape=st.tuples(st.integers(0, 300), st.integers(0, 300), st.just(3))),
-    st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers(0, 255), max_size=9),
+    st.none(),
+    st.integers(),
+    st.text(max_size=5),
+    st.lists(st.integers(0, 255), max_size=9),
 )
 
 
@@ -108,6 +122,7 @@ def analyzer():
     from emotion_core.emotions import load_emotion_model
     from emotion_core.recognition import detect_faces, encode_faces
     from emotion_core.registry import Registry
+
     rgb = load_image(PHOTO)
     registry = Registry().with_person("Barack Obama", encode_faces(rgb, detect_faces(rgb)))
     try:
@@ -122,20 +137,31 @@ def _real_frame_variants():
     bgr = np.ascontiguousarray(load_image(PHOTO)[:, :, ::-1])
     small = bgr[::4, ::4]
     return st.one_of(
-        st.builds(lambda top, left, h, w: bgr[top:top + h, left:left + w],
-                  st.integers(0, 1100), st.integers(0, 900), st.integers(0, 700), st.integers(0, 700)),
-        st.sampled_from([small, small[::-1], small[:, ::-1], small[::2], np.transpose(small, (1, 0, 2)),
-                         bgr[:, :, :2], bgr[..., 0]]),
-        st.builds(lambda seed: np.clip(small.astype(np.int16) + np.random.default_rng(seed).integers(
-            -80, 80, small.shape), 0, 255).astype(np.uint8), st.integers(0, 2**32 - 1)),
+        st.builds(
+            lambda top, left, h, w: bgr[top : top + h, left : left + w],
+            st.integers(0, 1100),
+            st.integers(0, 900),
+            st.integers(0, 700),
+            st.integers(0, 700),
+        ),
+        st.sampled_from(
+            [small, small[::-1], small[:, ::-1], small[::2], np.transpose(small, (1, 0, 2)), bgr[:, :, :2], bgr[..., 0]]
+        ),
+        st.builds(
+            lambda seed: np.clip(
+                small.astype(np.int16) + np.random.default_rng(seed).integers(-80, 80, small.shape), 0, 255
+            ).astype(np.uint8),
+            st.integers(0, 2**32 - 1),
+        ),
     )
 
 
 _clock = itertools.count()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(st.one_of(frames, _real_frame_variants()))
 def test_frame_analyzer_never_crashes(analyzer, frame):
     try:

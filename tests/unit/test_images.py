@@ -9,10 +9,10 @@ import textwrap
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from badimages import BOMB_SIDE, OTHER_PHOTO, PHOTO, exif_rotated, make_cases, png_bomb
 from conftest import FACES, PROJECT_ROOT
+from PIL import Image
+
 from emotion_core.errors import ImageError
 from emotion_core.images import load_image, validate_frame
 
@@ -39,8 +39,16 @@ def test_every_real_photo_loads_as_rgb_uint8():
             assert rgb.flags.c_contiguous
 
 
-@pytest.mark.parametrize("key", ["zero-byte file", "truncated JPEG", "text file named .jpg",
-                                 "tiny 20x20 image", f"decompression bomb {BOMB_SIDE}x{BOMB_SIDE} PNG"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "zero-byte file",
+        "truncated JPEG",
+        "text file named .jpg",
+        "tiny 20x20 image",
+        f"decompression bomb {BOMB_SIDE}x{BOMB_SIDE} PNG",
+    ],
+)
 def test_bad_images_are_refused_with_one_line_naming_the_file(cases, key):
     case = cases[key]
     with pytest.raises(ImageError) as caught:
@@ -51,8 +59,17 @@ def test_bad_images_are_refused_with_one_line_naming_the_file(cases, key):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("key", ["16-bit PNG", "PNG with alpha", "greyscale JPEG", "CMYK JPEG",
-                                 "EXIF-rotated JPEG (Orientation 6)", "photo without a face"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "16-bit PNG",
+        "PNG with alpha",
+        "greyscale JPEG",
+        "CMYK JPEG",
+        "EXIF-rotated JPEG (Orientation 6)",
+        "photo without a face",
+    ],
+)
 def test_unusual_formats_load_upright_as_the_same_photo(cases, upright, key):
     rgb = load_image(cases[key].path)
     assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3
@@ -76,10 +93,16 @@ def test_every_exif_orientation_comes_out_upright(tmp_path, upright):
     base = Image.open(PHOTO).convert("RGB").resize((300, 375))
     reference = np.asarray(base)
     # The stored pixels for each orientation, as a camera would write them.
-    stored = {1: base, 2: base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), 3: base.rotate(180),
-              4: base.transpose(Image.Transpose.FLIP_TOP_BOTTOM), 5: base.transpose(Image.Transpose.TRANSPOSE),
-              6: base.transpose(Image.Transpose.ROTATE_90), 7: base.transpose(Image.Transpose.TRANSVERSE),
-              8: base.transpose(Image.Transpose.ROTATE_270)}
+    stored = {
+        1: base,
+        2: base.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        3: base.rotate(180),
+        4: base.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+        5: base.transpose(Image.Transpose.TRANSPOSE),
+        6: base.transpose(Image.Transpose.ROTATE_90),
+        7: base.transpose(Image.Transpose.TRANSVERSE),
+        8: base.transpose(Image.Transpose.ROTATE_270),
+    }
     for orientation, pixels in stored.items():
         exif = Image.Exif()
         exif[0x0112] = orientation
@@ -116,8 +139,7 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
         status = open("/proc/self/status").read()
         print(int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) // 1024)
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     message, peak_mb = done.stdout.strip().splitlines()
     assert "too large" in message and f"{BOMB_SIDE * BOMB_SIDE} pixels" in message
     assert int(peak_mb) < 200, f"peak RSS {peak_mb} MB: the pixels were decoded"
@@ -159,13 +181,16 @@ def test_exif_rotated_helper_writes_orientation(tmp_path):
         assert image.getexif()[0x0112] == 6
 
 
-@pytest.mark.parametrize("frame, reason", [
-    ([[1, 2, 3]], "numpy array"),
-    (np.zeros((64, 64, 3), np.float32), "uint8"),
-    (np.zeros((64, 64), np.uint8), "shape"),
-    (np.zeros((64, 64, 4), np.uint8), "shape"),
-    (np.zeros((10, 64, 3), np.uint8), "too small"),
-])
+@pytest.mark.parametrize(
+    "frame, reason",
+    [
+        ([[1, 2, 3]], "numpy array"),
+        (np.zeros((64, 64, 3), np.float32), "uint8"),
+        (np.zeros((64, 64), np.uint8), "shape"),
+        (np.zeros((64, 64, 4), np.uint8), "shape"),
+        (np.zeros((10, 64, 3), np.uint8), "too small"),
+    ],
+)
 def test_validate_frame_refuses(frame, reason):
     with pytest.raises(ImageError, match=reason):
         validate_frame(frame)

@@ -120,10 +120,12 @@ def test_two_sessions_fed_from_two_threads_keep_separate_counts():
         for _ in range(200):
             readers_saw.append(session.snapshot().total)
 
-    threads = [threading.Thread(target=feed, args=(first, [face(1, "Ann", "Happy")], 30, 10.0, 0.0)),
-               threading.Thread(target=feed, args=(second, [face(1, "Bob", "Sad"), face(2, "Cy", "Angry")], 30, 5.0,
-                                                   0.0)),
-               threading.Thread(target=read, args=(first,)), threading.Thread(target=read, args=(second,))]
+    threads = [
+        threading.Thread(target=feed, args=(first, [face(1, "Ann", "Happy")], 30, 10.0, 0.0)),
+        threading.Thread(target=feed, args=(second, [face(1, "Bob", "Sad"), face(2, "Cy", "Angry")], 30, 5.0, 0.0)),
+        threading.Thread(target=read, args=(first,)),
+        threading.Thread(target=read, args=(second,)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -137,5 +139,5 @@ def test_time_going_backwards_restarts_the_cadence():
     session = LiveSession(Settings(sample_period=0.5))
     session.start_counting(now=100.0)
     feed(session, [face(1, "Ann")], 30, 2.0, start=100.0)
-    feed(session, [face(1, "Ann")], 30, 2.0, start=10.0)   # e.g. a restarted video clock
+    feed(session, [face(1, "Ann")], 30, 2.0, start=10.0)  # e.g. a restarted video clock
     assert counts(session.snapshot()) == {"Ann": 8}

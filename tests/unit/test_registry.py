@@ -13,8 +13,15 @@ import numpy as np
 import pytest
 
 from emotion_core.errors import EnrollmentError, RegistryError
-from emotion_core.registry import (MAX_NAME_LENGTH, Registry, add_person, load_registry, remove_person,
-                                   save_registry, validate_name)
+from emotion_core.registry import (
+    MAX_NAME_LENGTH,
+    Registry,
+    add_person,
+    load_registry,
+    remove_person,
+    save_registry,
+    validate_name,
+)
 
 RNG = np.random.default_rng(7)
 
@@ -72,18 +79,22 @@ def test_os_system_payload_is_refused_and_never_runs(faces_path, tmp_path):
     # The file is a real exploit: an unrestricted unpickler (in a throwaway process) runs it.
     proof = tmp_path / "proof"
     faces_path.write_bytes(tampered(_Payload(os.system, f"touch {proof}")))
-    subprocess.run([sys.executable, "-c", f"import pickle; pickle.loads(open({str(faces_path)!r}, 'rb').read())"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-c", f"import pickle; pickle.loads(open({str(faces_path)!r}, 'rb').read())"], check=True
+    )
     assert proof.exists()
 
 
-@pytest.mark.parametrize("payload, global_name", [
-    (_Payload(eval, "1 + 1"), "builtins.eval"),
-    (_Payload(subprocess.Popen, ["true"]), "subprocess.Popen"),
-    (OrderedDict(a=1), "collections.OrderedDict"),
-    (np.array([_Payload(print, "x")], dtype=object), "builtins.print"),
-    (_Payload(__import__("_codecs").encode, "x", "rot13"), "_codecs.encode"),
-])
+@pytest.mark.parametrize(
+    "payload, global_name",
+    [
+        (_Payload(eval, "1 + 1"), "builtins.eval"),
+        (_Payload(subprocess.Popen, ["true"]), "subprocess.Popen"),
+        (OrderedDict(a=1), "collections.OrderedDict"),
+        (np.array([_Payload(print, "x")], dtype=object), "builtins.print"),
+        (_Payload(__import__("_codecs").encode, "x", "rot13"), "_codecs.encode"),
+    ],
+)
 def test_anything_but_plain_data_is_refused_naming_the_global(faces_path, payload, global_name):
     faces_path.write_bytes(tampered(payload))
     with pytest.raises(RegistryError, match=global_name.replace(".", r"\.")):
@@ -96,23 +107,25 @@ def test_tampered_or_truncated_file_is_never_overwritten(faces_path):
     faces_path.write_bytes(good[: len(good) // 2])
     with pytest.raises(RegistryError, match="corrupt or truncated"):
         load_registry(faces_path)
-    for change in (lambda: add_person(faces_path, "Bob", encodings(1)),
-                   lambda: remove_person(faces_path, "Ann")):
+    for change in (lambda: add_person(faces_path, "Bob", encodings(1)), lambda: remove_person(faces_path, "Ann")):
         with pytest.raises(RegistryError):
             change()
         assert faces_path.read_bytes() == good[: len(good) // 2]
 
 
-@pytest.mark.parametrize("payload, reason", [
-    ([1, 2], "not a face registry"),
-    ({"names": ["Ann"]}, "not a face registry"),
-    ({"names": ["Ann", "Bob"], "encodings": encodings(1)}, "2 names but 1 encodings"),
-    ({"names": ["Ann"], "encodings": [np.zeros(64)]}, "not a 128-d encoding"),
-    ({"names": ["Ann"], "encodings": [np.full(128, np.nan)]}, "not a 128-d encoding"),
-    ({"names": ["Ann"], "encodings": [[0.0] * 128]}, "not a 128-d encoding"),
-    ({"names": [""], "encodings": encodings(1)}, "no valid name"),
-    ({"names": [7], "encodings": encodings(1)}, "no valid name"),
-])
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ([1, 2], "not a face registry"),
+        ({"names": ["Ann"]}, "not a face registry"),
+        ({"names": ["Ann", "Bob"], "encodings": encodings(1)}, "2 names but 1 encodings"),
+        ({"names": ["Ann"], "encodings": [np.zeros(64)]}, "not a 128-d encoding"),
+        ({"names": ["Ann"], "encodings": [np.full(128, np.nan)]}, "not a 128-d encoding"),
+        ({"names": ["Ann"], "encodings": [[0.0] * 128]}, "not a 128-d encoding"),
+        ({"names": [""], "encodings": encodings(1)}, "no valid name"),
+        ({"names": [7], "encodings": encodings(1)}, "no valid name"),
+    ],
+)
 def test_malformed_registries_are_reported(faces_path, payload, reason):
     faces_path.write_bytes(pickle.dumps(payload))
     with pytest.raises(RegistryError, match=reason):
@@ -147,21 +160,39 @@ def test_add_person_refuses_bad_encodings(faces_path, rows):
     assert not faces_path.exists()
 
 
-@pytest.mark.parametrize("name, reason", [
-    ("", "empty"), ("   \t ", "empty"), ("x" * (MAX_NAME_LENGTH + 1), "longer than"),
-    ("Ann\x00Lee", "control"), ("Ann\nLee", "control"), ("Ann\x1b[31mLee", "control"),
-    ("Ann\u200bLee", "control"), ("Ann\u202eLee", "control"), ("Unknown", "reserved"), ("unknown", "reserved"),
-    (None, "text"), (42, "text"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("", "empty"),
+        ("   \t ", "empty"),
+        ("x" * (MAX_NAME_LENGTH + 1), "longer than"),
+        ("Ann\x00Lee", "control"),
+        ("Ann\nLee", "control"),
+        ("Ann\x1b[31mLee", "control"),
+        ("Ann\u200bLee", "control"),
+        ("Ann\u202eLee", "control"),
+        ("Unknown", "reserved"),
+        ("unknown", "reserved"),
+        (None, "text"),
+        (42, "text"),
+    ],
+)
 def test_bad_names_are_refused(name, reason):
     with pytest.raises(EnrollmentError, match=reason):
         validate_name(name)
 
 
-@pytest.mark.parametrize("name, cleaned", [
-    ("Zoë Ångström", "Zoë Ångström"), ("李娜", "李娜"), ("  Ann Lee  ", "Ann Lee"),
-    ("Zoe\u0308", "Zoë"), ("x" * MAX_NAME_LENGTH, "x" * MAX_NAME_LENGTH), ("O'Brien-Smith Jr.", "O'Brien-Smith Jr."),
-])
+@pytest.mark.parametrize(
+    "name, cleaned",
+    [
+        ("Zoë Ångström", "Zoë Ångström"),
+        ("李娜", "李娜"),
+        ("  Ann Lee  ", "Ann Lee"),
+        ("Zoe\u0308", "Zoë"),
+        ("x" * MAX_NAME_LENGTH, "x" * MAX_NAME_LENGTH),
+        ("O'Brien-Smith Jr.", "O'Brien-Smith Jr."),
+    ],
+)
 def test_good_names_are_kept(name, cleaned):
     assert validate_name(name) == cleaned
 

@@ -6,8 +6,19 @@ from emotion_core.config import DEFAULT_WEIGHTS
 from emotion_core.scoring import confidence
 
 
-@pytest.mark.parametrize("label, score", [("Happy", 100.0), ("Neutral", 100.0), ("Sad", 25.0), ("Angry", 0.0),
-                                          ("Disgust", 0.0), ("Fear", 0.0), ("Surprise", 0.0), ("Contempt", 0.0)])
+@pytest.mark.parametrize(
+    "label, score",
+    [
+        ("Happy", 100.0),
+        ("Neutral", 100.0),
+        ("Sad", 25.0),
+        ("Angry", 0.0),
+        ("Disgust", 0.0),
+        ("Fear", 0.0),
+        ("Surprise", 0.0),
+        ("Contempt", 0.0),
+    ],
+)
 def test_all_one_label(label, score):
     assert confidence({label: 7}, DEFAULT_WEIGHTS) == (pytest.approx(score), pytest.approx(7 * DEFAULT_WEIGHTS[label]))
 

@@ -79,7 +79,7 @@ def test_a_different_person_in_the_same_place_is_noticed_after_a_new_vote():
     (track,) = tracker.update([FACE_A], 0.0)
     for t in (0.0, 0.03, 0.06):
         track.add_vote("Ann", 0.3, t, tolerance=0.5)
-    track.add_vote("Bob", 0.3, 2.1, tolerance=0.5)   # the re-check disagrees: a new vote starts
+    track.add_vote("Bob", 0.3, 2.1, tolerance=0.5)  # the re-check disagrees: a new vote starts
     assert track.name == "Ann" and track.identity_due(2.13, 2.0, 0.5)
     track.add_vote("Bob", 0.3, 2.13, tolerance=0.5)
     assert track.name == "Ann"
@@ -124,7 +124,7 @@ def test_unknown_rechecks_back_off_while_the_face_stays_unknown():
     for t in (0.0, 0.03, 0.06):
         track.add_vote(None, None, t, tolerance=0.5)
     checks = []
-    for step in range(7, 1200):   # every 1/100 s, as exact as binary fractions allow
+    for step in range(7, 1200):  # every 1/100 s, as exact as binary fractions allow
         now = step / 100
         if track.identity_due(now + 1e-9, 2.0, 0.25):
             checks.append(now)
