@@ -11,7 +11,7 @@ from emotion_core.config import DEFAULT_WEIGHTS, SAMPLE_PERIOD_RANGE, TOLERANCE_
 from emotion_core.errors import EmotionCoreError
 from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
-from emotion_core.models import FETCH_HINT
+from emotion_core.weights import FETCH_HINT
 from emotion_core.registry import Registry
 from emotion_core.store import EmotionLog
 from ui import charts, resources

@@ -8,21 +8,19 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .boxes import Box, scale_box
 from .config import Settings, validate_tolerance
+from .emotions import EmotionModel
 from .images import validate_frame
 from .labels import LABELS, UNKNOWN
-from .recognition import Box, Matcher, detect_faces, encode_faces, scale_box
+from .recognition import Matcher, detect_faces, encode_faces
 from .registry import Registry
 from .tracking import Track, Tracker
-
-if TYPE_CHECKING:
-    from .emotions import EmotionModel
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ class FrameAnalyzer:
             colour = name_colour(face.name)
             pen.rectangle((left, top, right, bottom), outline=colour, width=2)
             text = face.name if face.emotion is None else f"{face.name} · {face.emotion} {face.probability:.0%}"
-            x0, y0, x1, y1 = pen.textbbox((0, 0), text, font=font)
+            _, y0, x1, y1 = pen.textbbox((0, 0), text, font=font)
             # Above the box, or below it at the top edge; shifted left rather than cut at the right edge.
             y = top - (y1 - y0) - 6 if top - (y1 - y0) - 6 >= 0 else bottom + 2
             x = max(0, min(left, image.width - x1 - 6))

@@ -13,15 +13,12 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
+from .analyzer import AnalyzedFace
 from .config import Settings, validate_sample_period, validate_weights
 from .labels import LABELS, UNKNOWN
 from .scoring import confidence
 from .store import EmotionLog, Observation
-
-if TYPE_CHECKING:  # the analyzer loads dlib; the CLI's database commands must not wait for it
-    from .analyzer import AnalyzedFace
 
 OVERALL = "Overall"
 """Name of the overall figures in the timeline."""

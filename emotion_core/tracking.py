@@ -2,7 +2,8 @@
 
 A track's identity comes from its first `votes` recognitions (majority vote) and is re-checked
 every `recheck_s` seconds (an Unknown track sooner, backing off); a re-check that disagrees
-starts a new vote, so a different person stepping into the same place is noticed. A track unseen for longer than `grace_s` ends.
+starts a new vote, so a different person stepping into the same place is noticed. A track unseen
+for longer than `grace_s` ends.
 """
 
 from __future__ import annotations
@@ -13,20 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .boxes import Box, iou
 from .labels import UNKNOWN
-from .recognition import Box
 
 MIN_IOU = 0.3
 """Least overlap (intersection over union) for a detection to continue a track."""
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (top, right, bottom, left) boxes."""
-    top, bottom = max(a[0], b[0]), min(a[2], b[2])
-    left, right = max(a[3], b[3]), min(a[1], b[1])
-    inter = max(0, bottom - top) * max(0, right - left)
-    union = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(eq=False)

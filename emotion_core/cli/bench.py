@@ -40,9 +40,9 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
 
 def load_inputs(args: argparse.Namespace):
     """Settings, registry, emotion model (or None) and decoded frames for a bench run."""
-    from ..benchmark import load_frames
     from ..emotions import load_emotion_model
     from ..registry import load_registry
+    from ..tools.benchmark import load_frames
 
     settings = settings_from(args, emotion_model=args.model)
     if args.frames is not None and args.frames < 1:
@@ -55,7 +55,7 @@ def load_inputs(args: argparse.Namespace):
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ..benchmark import load_truth, run_benchmark
+    from ..tools.benchmark import load_truth, run_benchmark
 
     truth = load_truth(args.truth) if args.truth else None
     settings, registry, model, frames = load_inputs(args)
@@ -93,7 +93,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _soak(args, settings, registry, model, frames) -> int:
-    from ..benchmark import soak
+    from ..tools.benchmark import soak
 
     def progress(elapsed: float, rss: float) -> None:
         if not args.json:

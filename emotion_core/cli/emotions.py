@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ..emotions import MODEL_CHOICES, classify_image, load_emotion_model
 from ..errors import ModelUnavailableError
-from ..evaluation import NO_FACE, evaluate_emotions
 from ..labels import LABELS
-from ..models import BACKENDS, fetch_model, model_status
+from ..tools.evaluation import NO_FACE, evaluate_emotions
+from ..weights import BACKENDS, fetch_model, model_status
 from . import print_json, settings_from
 
 

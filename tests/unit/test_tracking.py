@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from emotion_core.labels import UNKNOWN
-from emotion_core.tracking import Tracker, iou
+from emotion_core.boxes import iou
+from emotion_core.tracking import Tracker
 
 
 def shifted(box, dx=0, dy=0):

@@ -23,13 +23,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .config import Settings
-from .errors import VideoError
-from .labels import UNKNOWN
-from .recognition import Box, Matcher, detect_faces, encode_faces
-from .registry import Registry
-from .tracking import iou
-from .video import VideoFrame, read_frames
+from ..boxes import Box, iou
+from ..config import Settings
+from ..errors import VideoError
+from ..labels import UNKNOWN
+from ..recognition import Matcher, detect_faces, encode_faces
+from ..registry import Registry
+from ..video import VideoFrame, read_frames
 
 MATCH_IOU = 0.3
 """A detected box and a ground-truth box are the same face when their IoU is at least this."""
@@ -244,8 +244,8 @@ def run_naive(frames: Sequence[VideoFrame], registry: Registry, model, tolerance
 
 def run_ours(frames: Sequence[VideoFrame], registry: Registry, model, settings: Settings) -> PipelineRun:
     """Our pipeline: a fresh `FrameAnalyzer` fed every frame with the video's timestamps."""
-    from . import recognition
-    from .analyzer import FrameAnalyzer
+    from .. import recognition
+    from ..analyzer import FrameAnalyzer
 
     FrameAnalyzer(registry, model, settings).analyze(frames[0].bgr, 0.0)  # warm-up on a separate instance
     analyzer = FrameAnalyzer(registry, model, settings)
@@ -319,7 +319,10 @@ def run_benchmark(
     """Run our pipeline and (unless `baseline` is False) the naive one on `frames`, and score them."""
     ours = run_ours(frames, registry, model, settings)
     naive = run_naive(frames, registry, model, settings.tolerance) if baseline else None
-    score = lambda run: None if truth is None or run is None else score_identities(truth, frames, run.faces)
+
+    def score(run: PipelineRun | None) -> IdentityScore | None:
+        return None if truth is None or run is None else score_identities(truth, frames, run.faces)
+
     return BenchmarkResult(ours, naive, score(ours), score(naive))
 
 
@@ -354,7 +357,7 @@ def soak(
     """
     import psutil
 
-    from .analyzer import FrameAnalyzer
+    from ..analyzer import FrameAnalyzer
 
     process = psutil.Process()
     analyzer = FrameAnalyzer(registry, model, settings)
