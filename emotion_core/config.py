@@ -81,7 +81,7 @@ class Settings:
     db_url: str = field(default_factory=default_db_url)
     models_dir: Path = PROJECT_ROOT / "models"
     emotion_model: str = "auto"
-    # Measured on ../shared/data/faces: see README "Recognition accuracy".
+    # Measured on ../shared/data/faces: see docs/performance.md.
     tolerance: float = 0.55
     sample_period: float = 0.5
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
@@ -93,7 +93,7 @@ class Settings:
     # HOG upsampling of the downscaled frame: 1 finds faces down to about 40 px there.
     detect_upsample: int = 1
     # Detection runs at most this often (seconds); frames in between keep the tracked boxes.
-    # Detection is most of a frame's cost (README "Performance"); 0 detects on every frame.
+    # Detection is most of a frame's cost (docs/performance.md); 0 detects on every frame.
     detect_period_s: float = 0.1
     # A track unseen for longer than this (seconds) ends.
     track_grace_s: float = 1.0

@@ -27,7 +27,7 @@ from .weights import FETCH_HINT, Progress, fetch_model, model_path, open_session
 MODEL_CHOICES = tuple(choice for choice in EMOTION_MODELS if choice != "none")
 """The backends `load_emotion_model` accepts ("none" means no model, handled by callers)."""
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class EmotionModel(Protocol):
@@ -184,7 +184,7 @@ def load_emotion_model(
         except ModelUnavailableError as exc:
             if choice != "auto":
                 raise
-            log.warning("%s; trying the next emotion model", exc)
+            logger.warning("%s; trying the next emotion model", exc)
             failures.append(str(exc))
     if choice == "auto":
         raise ModelUnavailableError(

@@ -20,7 +20,7 @@ from .labels import UNKNOWN
 from .registry import Registry, add_person, validate_name
 
 # People's names are personal data: they are logged at DEBUG level only.
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DETECT_MAX_SIDE = 1024
 """Still images are scaled down to this longest side for detection (boxes scaled back)."""
@@ -126,7 +126,7 @@ def identify(rgb: np.ndarray, matcher: Matcher) -> list[FaceMatch]:
     boxes = detect_faces(rgb)
     encodings = encode_faces(rgb, boxes)
     matches = [FaceMatch(box, *matcher.match(encoding)) for box, encoding in zip(boxes, encodings)]
-    log.debug("identified %s", [match.name for match in matches])
+    logger.debug("identified %s", [match.name for match in matches])
     return matches
 
 
@@ -180,6 +180,6 @@ def enroll(
                 )
 
     add_person(path, name, encodings, check=None if force else refuse_lookalikes)
-    log.info("enrolled a person from %d image(s)", len(encodings))
-    log.debug("enrolled %s", name)
+    logger.info("enrolled a person from %d image(s)", len(encodings))
+    logger.debug("enrolled %s", name)
     return len(encodings)

@@ -47,7 +47,7 @@ FETCH_HINT = {
 
 ORT_THREADS = 1
 """onnxruntime intra-op threads per session: on 2 cores a second thread did not speed up these
-small per-frame batches and competes with face detection (see README, Emotion models)."""
+small per-frame batches and competes with face detection (see docs/emotion-models.md)."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from emotion_core.config import Settings, load_settings
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
 from emotion_core.live import LiveSession
-from emotion_core.weights import model_status
 from emotion_core.registry import Registry, load_registry
 from emotion_core.store import EmotionLog
+from emotion_core.weights import model_status
 
 LIVE_KEY = "_ec_live"
 PAGE_KEY = "_ec_page"

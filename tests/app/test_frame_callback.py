@@ -108,7 +108,7 @@ LOOPBACK_PROBE = textwrap.dedent("""
     import aioice.ice
     before = aioice.ice.get_host_addresses(True, False)
     sys.path.insert(0, sys.argv[1])
-    from ui.camera import offer_loopback_candidates
+    from ui.compat import offer_loopback_candidates
     offer_loopback_candidates()
     offer_loopback_candidates()
     print(before, aioice.ice.get_host_addresses(True, False))
