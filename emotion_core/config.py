@@ -42,6 +42,10 @@ WEIGHT_RANGE = (-2.0, 2.0)
 TOLERANCE_RANGE = (0.2, 0.8)
 SAMPLE_PERIOD_RANGE = (0.05, 60.0)
 EMOTION_MODELS = ("auto", "hsemotion", "faceapi", "none")
+AUTH_MODES = ("auto", "required", "none")
+ROLES = ("admin", "operator", "viewer")
+"""Access roles, most powerful first."""
+SESSION_IDLE_RANGE = (60.0, 7 * 24 * 3600.0)
 ANALYSIS_RANGES = {
     "detect_width": (64, 4096),
     "detect_upsample": (0, 2),
@@ -65,6 +69,9 @@ ENV = {
     "weights": "EMOTION_WEIGHTS",
     "count_unknown": "EMOTION_COUNT_UNKNOWN",
     "ice_servers": "EMOTION_ICE_SERVERS",
+    "auth": "EMOTION_AUTH",
+    "session_idle_s": "EMOTION_SESSION_IDLE",
+    "oidc_roles": "EMOTION_OIDC_ROLES",
 }
 
 
@@ -112,6 +119,12 @@ class Settings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
     min_enroll_face: int = 40
+    # Sign-in: auto = required unless the server listens on a loopback address (docs/access-control.md).
+    auth: str = "auto"
+    # A signed-in browser session without interaction for this many seconds is signed out.
+    session_idle_s: float = 1800.0
+    # OpenID Connect sign-in: role -> e-mail addresses, "*@domain" or "group:NAME" granted that role.
+    oidc_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faces_path", Path(self.faces_path))
@@ -124,6 +137,12 @@ class Settings:
         if not isinstance(self.db_url, str) or "://" not in self.db_url:
             raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
         object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))
+        if self.auth not in AUTH_MODES:
+            raise SettingsError(f"EMOTION_AUTH must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        object.__setattr__(
+            self, "session_idle_s", _in_range("session idle time", self.session_idle_s, *SESSION_IDLE_RANGE)
+        )
+        object.__setattr__(self, "oidc_roles", validate_oidc_roles(self.oidc_roles))
         for name, (low, high) in ANALYSIS_RANGES.items():
             value = _in_range(name, getattr(self, name), low, high)
             if name in INTEGER_SETTINGS and not value.is_integer():
@@ -180,8 +199,24 @@ def validate_ice_servers(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(dict(server) for server in value)
 
 
+def validate_oidc_roles(value: Any) -> Mapping[str, tuple[str, ...]]:
+    """Return a read-only role -> lower-cased identities mapping, or raise `SettingsError`."""
+    if not isinstance(value, Mapping):
+        raise SettingsError('OIDC roles must be a mapping like {"admin": ["alice@example.com", "group:admins"]}')
+    roles: dict[str, tuple[str, ...]] = {}
+    for role, identities in value.items():
+        if role not in ROLES:
+            raise SettingsError(f"unknown role {role!r} in OIDC roles (roles: {', '.join(ROLES)})")
+        if isinstance(identities, str) or not isinstance(identities, (list, tuple)):
+            raise SettingsError(f"OIDC roles: {role} needs a list of e-mail addresses or groups")
+        if not all(isinstance(identity, str) and identity.strip() for identity in identities):
+            raise SettingsError(f"OIDC roles: every entry of {role} must be a non-empty string")
+        roles[role] = tuple(identity.strip().lower() for identity in identities)
+    return MappingProxyType(roles)
+
+
 def _parse_env(name: str, raw: str) -> Any:
-    if name in ("weights", "ice_servers"):
+    if name in ("weights", "ice_servers", "oidc_roles"):
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
