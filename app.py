@@ -11,10 +11,10 @@ from emotion_core.config import DEFAULT_WEIGHTS, SAMPLE_PERIOD_RANGE, TOLERANCE_
 from emotion_core.errors import EmotionCoreError
 from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
-from emotion_core.weights import FETCH_HINT
 from emotion_core.registry import Registry
 from emotion_core.store import EmotionLog
-from ui import charts, resources
+from emotion_core.weights import FETCH_HINT
+from ui import auth, charts, resources
 from ui.camera import camera, make_frame_callback
 from ui.widgets import COUNT_KEY, delete_all_records, page_setup, privacy_notice, store_error
 
@@ -27,6 +27,8 @@ LIVE_STATS_KEY = "live-stats"
 
 
 def _toggle_counting(session: LiveSession) -> None:
+    if auth.permit("live") is None:
+        return
     if st.session_state[COUNT_KEY]:
         session.start_counting()
     else:
@@ -110,8 +112,9 @@ def sidebar(config: Settings, model: resources.ModelState, parts: resources.Live
     parts.analyzer.set_tolerance(tolerance)
     session.update_settings(sample_period=period, weights=weights, count_unknown=count_unknown)
 
-    st.divider()
-    delete_all_records(log, session)
+    if auth.allowed("delete"):
+        st.divider()
+        delete_all_records(log, session)
     resources.show_flash()
 
 
@@ -178,6 +181,7 @@ def live_stats(session: LiveSession, playing: bool) -> None:
 
 def live_page() -> None:
     page_setup("Live", ":material/videocam:")
+    auth.require("live")
     returning = resources.enter_page("live") not in (None, "live")
     config = resources.settings()
     st.title("Live emotion recognition")
@@ -216,7 +220,8 @@ def live_page() -> None:
                 st.code(FETCH_HINT["faceapi"], language="bash")
         if len(people) == 0:
             st.info("Nobody is enrolled yet, so every face is labelled Unknown.", icon=":material/person_add:")
-            st.page_link("pages/1_Enroll.py", label="Enroll a person", icon=":material/arrow_forward:")
+            if auth.allowed("enroll"):
+                st.page_link("pages/1_Enroll.py", label="Enroll a person", icon=":material/arrow_forward:")
     with video:
         ctx = camera(config, make_frame_callback(parts.analyzer, parts.session), returning=returning)
     playing = ctx.state.playing
@@ -224,11 +229,13 @@ def live_page() -> None:
     privacy_notice(config)
 
 
-# The navigation names the pages (without it the live page would be listed as "app").
-st.navigation(
-    [
-        st.Page(live_page, title="Live", icon=":material/videocam:", default=True),
-        st.Page("pages/1_Enroll.py", title="Enroll", icon=":material/person_add:"),
-        st.Page("pages/2_History.py", title="History", icon=":material/history:"),
-    ]
-).run()
+# The navigation names the pages (without it the live page would be listed as "app"); each role
+# sees the pages it may open, the first of them by default.
+PAGES = [
+    auth.PageSpec("live", live_page, "Live", ":material/videocam:"),
+    auth.PageSpec("enroll", "pages/1_Enroll.py", "Enroll", ":material/person_add:"),
+    auth.PageSpec("history", "pages/2_History.py", "History", ":material/history:"),
+    auth.PageSpec("access", "pages/3_Access.py", "Access", ":material/admin_panel_settings:"),
+]
+with auth.gate(resources.settings()) as principal:
+    st.navigation(auth.navigation(principal, PAGES)).run()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, Double, Integer, MetaData, String, Table, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from .config import ROLES
@@ -45,6 +47,7 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 OPERATORS_MAY_ENROLL = "operators_may_enroll"
+T = TypeVar("T")
 
 metadata = MetaData()
 users_table = Table(
@@ -150,7 +153,7 @@ class Accounts:
         self._hasher = PasswordHasher()
         self._dummy_hash = self._hasher.hash("not a password of anyone")
 
-    def _run(self, doing: str, work):
+    def _run(self, doing: str, work: Callable[[Connection], T]) -> T:
         try:
             with self._engine.begin() as conn:
                 return work(conn)
@@ -188,7 +191,7 @@ class Accounts:
         self._update(name, role=role)
 
     def _update(self, name: str, **values: str) -> None:
-        def work(conn) -> int:
+        def work(conn: Connection) -> int:
             return conn.execute(
                 update(users_table).where(users_table.c.name == name).values(changed_at=time.time(), **values)
             ).rowcount
@@ -278,7 +281,7 @@ class Accounts:
         f = failures_table
         since = now - FAILURE_WINDOW_S
 
-        def read(conn) -> tuple[list[float], list[float]]:
+        def read(conn: Connection) -> tuple[list[float], list[float]]:
             conn.execute(delete(f).where(f.c.at < since))
             by_account = list(conn.scalars(select(f.c.at).where(f.c.account == name, f.c.at >= since)))
             by_client = list(conn.scalars(select(f.c.at).where(f.c.client == client, f.c.at >= since)))
@@ -310,7 +313,7 @@ class Accounts:
         """Allow or forbid enrollment by operators."""
         s = settings_table
 
-        def work(conn) -> None:
+        def work(conn: Connection) -> None:
             conn.execute(delete(s).where(s.c.key == OPERATORS_MAY_ENROLL))
             conn.execute(insert(s).values(key=OPERATORS_MAY_ENROLL, value="1" if allowed else "0"))
 

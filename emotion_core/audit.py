@@ -125,6 +125,13 @@ class AuditLog:
         checkpoint(self._engine)
         return alias
 
+    def record_forget(self, name: str, actor: str, client: str) -> str:
+        """The audit side of forgetting `name`: pseudonymise every entry, then record the forget
+        under the pseudonym; return it."""
+        alias = self.forget_person(name)
+        self.record(actor, "forget", subject=alias, client=client)
+        return alias
+
     def _salt(self) -> str:
         try:
             with self._engine.begin() as conn:

@@ -12,7 +12,7 @@ import streamlit as st
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
 from emotion_core.store import EmotionLog, SessionInfo, write_csv
-from ui import charts, resources
+from ui import auth, charts, resources
 from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
 
 CONFIRM_DELETE_KEY = "_ec_confirm_delete_session"
@@ -66,12 +66,22 @@ def _cancel_delete() -> None:
 
 def _delete(log: EmotionLog, session_id: int) -> None:
     st.session_state.pop(CONFIRM_DELETE_KEY, None)
+    principal = auth.permit("delete", subject=f"session {session_id}")
+    if principal is None:
+        return
     try:
         log.delete_session(session_id)
     except EmotionCoreError as exc:
         resources.flash("error", f"Session {session_id} was not deleted: {exc}")
         return
+    auth.audit(principal.name, "delete-session", subject=f"session {session_id}")
     resources.flash("success", f"Deleted session {session_id}.")
+
+
+def _exported(session_id: int, rows: int) -> None:
+    principal = auth.permit("export", subject=f"session {session_id}")
+    if principal is not None:
+        auth.audit(principal.name, "export", subject=f"session {session_id}", detail=f"CSV, {rows} observations")
 
 
 def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None:
@@ -108,7 +118,11 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
         file_name=f"emotion-session-{info.id}.csv",
         mime="text/csv",
         icon=":material/download:",
+        on_click=_exported,
+        args=(info.id, len(observations)),
     )
+    if not auth.allowed("delete"):
+        return
     delete.button(
         "Delete this session", icon=":material/delete:", on_click=_ask_delete, args=(info.id,), key="delete_session"
     )
@@ -127,6 +141,7 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
 
 def main() -> None:
     page_setup("History", ":material/history:")
+    auth.require("history")
     resources.enter_page("history")
     config = resources.settings()
     st.title("History")
@@ -159,8 +174,9 @@ def main() -> None:
             ),
         )
         session_detail(log, by_id[chosen], config)
-    st.divider()
-    delete_all_records(log, resources.current_live_session())
+    if auth.allowed("delete"):
+        st.divider()
+        delete_all_records(log, resources.current_live_session())
     privacy_notice(config)
 
 

@@ -10,6 +10,7 @@ from emotion_core.errors import EmotionCoreError
 from emotion_core.live import LiveSession
 from emotion_core.store import EmotionLog
 
+from . import auth
 from .resources import flash
 
 COUNT_KEY = "count_emotions"
@@ -64,6 +65,9 @@ def _cancel_delete_all() -> None:
 
 def _delete_all(log: EmotionLog, session: LiveSession | None) -> None:
     st.session_state[CONFIRM_DELETE_ALL_KEY] = False
+    principal = auth.permit("delete", subject="all emotion records")
+    if principal is None:
+        return
     if session is not None:
         # The running session's rows are deleted too: stop counting rather than write into nothing
         # (a no-op when counting is off).
@@ -76,6 +80,7 @@ def _delete_all(log: EmotionLog, session: LiveSession | None) -> None:
         return
     if session is not None:
         session.clear()
+    auth.audit(principal.name, "delete-all", subject="all emotion records")
     flash("success", "All emotion records were deleted.")
 
 

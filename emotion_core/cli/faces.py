@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 
@@ -74,9 +75,13 @@ def cmd_people(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     remove_person(settings.faces_path, args.name)
+    from ..audit import AuditLog
     from ..store import forget_person_records
 
-    print(f"forgot {args.name} and {forget_person_records(settings.db_url, args.name)} emotion record(s)")
+    records = forget_person_records(settings.db_url, args.name)
+    # Audit hook of the forget path: the name becomes a pseudonym in the audit log too.
+    alias = AuditLog(settings.db_url).record_forget(args.name, f"{getpass.getuser()} (command line)", "command line")
+    print(f"forgot {args.name} and {records} emotion record(s); the audit log names them {alias}")
     return 0
 
 

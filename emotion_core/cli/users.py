@@ -6,7 +6,7 @@ import argparse
 import getpass
 import sys
 
-from ..accounts import Accounts, AccountError
+from ..accounts import AccountError, Accounts
 from ..audit import AuditLog
 from ..config import ROLES
 from . import print_json, settings_from
