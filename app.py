@@ -237,5 +237,5 @@ PAGES = [
     auth.PageSpec("history", "pages/2_History.py", "History", ":material/history:"),
     auth.PageSpec("access", "pages/3_Access.py", "Access", ":material/admin_panel_settings:"),
 ]
-with auth.gate(resources.settings()) as principal:
+with auth.gate(resources.settings(), PAGES) as principal:
     st.navigation(auth.navigation(principal, PAGES)).run()

@@ -232,9 +232,12 @@ def require(action: str) -> Principal:
 
 
 @contextmanager
-def gate(config: Settings) -> Iterator[Principal]:
-    """Sign this browser session in (or serve only the sign-in page) around the page navigation."""
-    principal = _gate(config)
+def gate(config: Settings, specs: Sequence[PageSpec] = ()) -> Iterator[Principal]:
+    """Sign this browser session in (or serve only the sign-in page) around the page navigation.
+
+    Signed out, every page's URL serves the sign-in form, and the page itself once signed in.
+    """
+    principal = _gate(config, specs)
     st.session_state[GATED_KEY] = True
     try:
         yield principal
@@ -253,7 +256,7 @@ def navigation(principal: Principal, specs: Sequence[PageSpec]) -> list[st.Page]
     return pages
 
 
-def _gate(config: Settings) -> Principal:
+def _gate(config: Settings, specs: Sequence[PageSpec] = ()) -> Principal:
     if config.auth == "none":
         st.error(
             "**Sign-in is turned off** (`EMOTION_AUTH=none`): anyone who reaches this address can see, "
@@ -278,7 +281,15 @@ def _gate(config: Settings) -> Principal:
     elif oidc_configured() and st.user.is_logged_in:
         page = st.Page(_no_role_page, title="No access", icon=":material/block:")
     else:
-        page = st.Page(_sign_in_page, title="Sign in", icon=":material/login:")
+        paths = [st.Page(spec.page, title=spec.title).url_path for spec in specs] or [""]  # type: ignore[arg-type]
+        st.navigation(
+            [
+                st.Page(_sign_in_page, title="Sign in", url_path=path or None, default=not n)
+                for n, path in enumerate(paths)
+            ],
+            position="hidden",
+        ).run()
+        st.stop()
     st.navigation([page], position="hidden").run()
     st.stop()
 
