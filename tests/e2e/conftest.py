@@ -28,6 +28,7 @@ from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 from emotion_core.images import load_image
 from emotion_core.recognition import enroll
 from tests.conftest import FACES, GROUPS, PROJECT_ROOT, photos
+from tests.servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -146,12 +147,6 @@ class AppServer:
         return self.log_path.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
@@ -160,9 +155,10 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_server(folder: Path, **extra_env: str) -> AppServer:
-    """Start the app on a free 127.0.0.1 port with the registry and database in `folder` (and `extra_env`)."""
-    port = _free_port()
+def start_server(folder: Path, *options: str, port: int | None = None, **extra_env: str) -> AppServer:
+    """Start the app on `port` (default: a free one) of 127.0.0.1 with the registry and database in
+    `folder`, extra `streamlit run` options and `extra_env`."""
+    port = port or free_port()
     faces_path, db_path, log_path = folder / "faces.pkl", folder / "emotions.db", folder / "streamlit.log"
     env = {
         **os.environ,
@@ -185,6 +181,7 @@ def start_server(folder: Path, **extra_env: str) -> AppServer:
                 "127.0.0.1",
                 "--server.headless",
                 "true",
+                *options,
             ],
             cwd=PROJECT_ROOT,
             env=env,
