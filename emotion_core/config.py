@@ -164,9 +164,10 @@ class Settings:
             object.__setattr__(self, name, int(value) if name in INTEGER_SETTINGS else value)
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Settings travel to the analysis process; the read-only weights mapping does not pickle.
+        # Settings travel to the analysis process; the read-only mappings do not pickle.
         values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
         values["weights"] = dict(self.weights)
+        values["oidc_roles"] = dict(self.oidc_roles)
         return _rebuild_settings, (values,)
 
     def replace(self, **changes: Any) -> Settings:

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,3 +60,18 @@ def streamlit_server(env: dict, log_path: Path, *options: str) -> Iterator[tuple
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def upload_without_xsrf_token(base: str) -> urllib.error.HTTPError:
+    """The server's refusal of a file upload that carries no XSRF token (fails if it is accepted)."""
+    request = urllib.request.Request(
+        f"{base}/_stcore/upload_file/some-session/some-file",
+        method="PUT",
+        data=b"--x\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    try:
+        urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as refused:
+        return refused
+    raise AssertionError("an upload without an XSRF token was accepted")

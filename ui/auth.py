@@ -206,8 +206,9 @@ def allowed(action: str, principal: Principal | None = None) -> bool:
 
 def _refuse(principal: Principal | None, action: str, subject: str) -> str:
     audit(principal.name if principal else NOT_SIGNED_IN, action, subject=subject, outcome=REFUSED)
-    role = f"the {principal.role} role" if principal else "signing in"
-    return f"Not allowed: {role} may not {ACTION_TEXT.get(action, action)}."
+    if principal is None:
+        return "Not allowed: you are not signed in (any more). Sign in again."
+    return f"Not allowed: the {principal.role} role may not {ACTION_TEXT.get(action, action)}."
 
 
 def permit(action: str, subject: str = "") -> Principal | None:

@@ -8,8 +8,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +18,7 @@ from playwright.sync_api import expect
 from emotion_core.accounts import MAX_ACCOUNT_FAILURES, Accounts
 from emotion_core.store import EmotionLog, Observation
 from tests.conftest import PROJECT_ROOT
+from tests.servers import upload_without_xsrf_token
 
 ACCOUNTS = {"ada": ("admin", "ada-secret-1"), "olga": ("operator", "olga-secret-1"), "vic": ("viewer", "vic-secret-1")}
 PAGE_PATHS = ["", "Enroll", "History", "Access"]
@@ -177,15 +176,8 @@ def test_auth_xsrf_stays_on(auth_server, open_app):
     app = open_app(auth_server, "two_people")
     cookies = {cookie["name"] for cookie in app.page.context.cookies()}
     assert "_streamlit_xsrf" in cookies
-    request = urllib.request.Request(
-        f"{auth_server.url}/_stcore/upload_file/some-session/some-file",
-        method="PUT",
-        data=b"--x\r\n",
-        headers={"Content-Type": "multipart/form-data; boundary=x"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 403
+    refused = upload_without_xsrf_token(auth_server.url)
+    assert refused.code == 403 and "XSRF" in refused.read().decode()
 
 
 def test_auth_sign_out(auth_server, open_app):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import sqlite3
 import subprocess
 import sys
@@ -165,6 +166,7 @@ def test_oidc_roles_mapping_and_validation():
         }
     )
     roles = dict(settings.oidc_roles)
+    assert pickle.loads(pickle.dumps(settings)) == settings  # settings travel to the analysis process
     assert oidc_role({"email": "ada@example.org", "email_verified": True}, roles) == "admin"
     assert oidc_role({"email": "bob@example.org"}, roles) == "viewer"
     assert oidc_role({"email": "bob@example.org", "groups": ["cam-ops"]}, roles) == "operator"

@@ -10,8 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 from conftest import FACES, GROUPS, PROJECT_ROOT, photos
 from test_cli_faces import cli
 
-from tests.servers import streamlit_server
+from tests.servers import streamlit_server, upload_without_xsrf_token
 
 SECURITY_OPTIONS = (
     "server.enableXsrfProtection",
@@ -87,16 +85,9 @@ def test_real_server_listens_on_loopback_only_and_refuses_uploads_without_xsrf_t
     ]
     assert (("127.0.0.1", port)) in [(a.ip, a.port) for a in listening]
     assert all(a.ip == "127.0.0.1" for a in listening), listening
-    request = urllib.request.Request(
-        f"{base}/_stcore/upload_file/some-session/some-file",
-        method="PUT",
-        data=b"--x\r\n",
-        headers={"Content-Type": "multipart/form-data; boundary=x"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 403  # the XSRF check comes before anything else on the upload route
-    assert "XSRF" in refused.value.read().decode()
+    refused = upload_without_xsrf_token(base)
+    assert refused.code == 403  # the XSRF check comes before anything else on the upload route
+    assert "XSRF" in refused.read().decode()
 
 
 # ---- the repository holds no secrets, weights, data or faces --------------------------------------------
