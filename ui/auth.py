@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -68,7 +68,7 @@ class PageSpec:
     """A page of the navigation and the action it needs."""
 
     action: str
-    page: object  # a page function or a script path, as st.Page takes it
+    page: Callable[[], None] | str  # a page function or a script path, as st.Page takes it
     title: str
     icon: str
 
@@ -251,7 +251,7 @@ def navigation(principal: Principal, specs: Sequence[PageSpec]) -> list[st.Page]
     pages: list[st.Page] = []
     for spec in specs:
         if allowed(spec.action, principal):
-            pages.append(st.Page(spec.page, title=spec.title, icon=spec.icon, default=not pages))  # type: ignore[arg-type]
+            pages.append(st.Page(spec.page, title=spec.title, icon=spec.icon, default=not pages))
     if not pages:
         pages.append(st.Page(_no_page, title="No access", icon=":material/block:", default=True))
     return pages
@@ -282,7 +282,7 @@ def _gate(config: Settings, specs: Sequence[PageSpec] = ()) -> Principal:
     elif oidc_configured() and st.user.is_logged_in:
         page = st.Page(_no_role_page, title="No access", icon=":material/block:")
     else:
-        paths = [st.Page(spec.page, title=spec.title).url_path for spec in specs] or [""]  # type: ignore[arg-type]
+        paths = [st.Page(spec.page, title=spec.title).url_path for spec in specs] or [""]
         st.navigation(
             [
                 st.Page(_sign_in_page, title="Sign in", url_path=path or None, default=not n)
