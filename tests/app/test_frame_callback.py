@@ -9,15 +9,14 @@ import textwrap
 
 import numpy as np
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import PERSON, frame_from_photo, video_frame
 
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import load_settings
 from emotion_core.labels import LABELS, UNKNOWN
 from emotion_core.live import LiveSession
 from emotion_core.registry import load_registry
-from tests.conftest import GROUPS, PROJECT_ROOT, photos
+from tests.app.apphelpers import PERSON, frame_from_photo, video_frame
+from tests.data import GROUPS, PROJECT_ROOT, photos
 from ui.camera import make_frame_callback
 
 
@@ -35,6 +34,7 @@ def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return np.any(before != after, axis=2)
 
 
+@pytest.mark.requires_data
 def test_overlay_is_drawn_on_the_face_and_the_person_is_counted(live, enrolled):
     analyzer, session = live
     bgr = frame_from_photo(enrolled)
@@ -59,6 +59,7 @@ def test_overlay_is_drawn_on_the_face_and_the_person_is_counted(live, enrolled):
     assert columns.min() >= left - margin
 
 
+@pytest.mark.requires_data
 def test_two_people_are_each_boxed_and_counted(enrolled, faces_path, faceapi_model):
     from emotion_core.recognition import enroll
 
@@ -78,6 +79,7 @@ def test_two_people_are_each_boxed_and_counted(enrolled, faces_path, faceapi_mod
         assert changed[top : bottom + 1, left : right + 1].any()
 
 
+@pytest.mark.requires_data
 def test_frame_without_faces_passes_through_uncounted(live):
     analyzer, session = live
     bgr = np.full((480, 640, 3), 128, np.uint8)
@@ -87,6 +89,7 @@ def test_frame_without_faces_passes_through_uncounted(live):
     assert snapshot.faces == () and snapshot.people == () and snapshot.frames == 1
 
 
+@pytest.mark.requires_data
 def test_unknown_face_is_labelled_unknown(live):
     analyzer, session = live
     bgr = frame_from_photo(photos("kit_harington")[0])
@@ -94,6 +97,7 @@ def test_unknown_face_is_labelled_unknown(live):
     assert [face.name for face in session.snapshot().faces] == [UNKNOWN]
 
 
+@pytest.mark.requires_data
 def test_a_frame_the_analyzer_refuses_does_not_end_the_stream(live):
     analyzer, session = live
     tiny = np.zeros((16, 16, 3), np.uint8)  # below the smallest frame the analyzer accepts

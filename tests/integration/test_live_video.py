@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HAMILTON, PROJECT_ROOT, photos
 
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import Settings
@@ -22,6 +21,9 @@ from emotion_core.recognition import enroll
 from emotion_core.registry import Registry, load_registry
 from emotion_core.replay import analyze_video
 from emotion_core.video import read_frames
+from tests.data import HAMILTON, PROJECT_ROOT, photos
+
+pytestmark = pytest.mark.requires_data
 
 MIRANDA = "Lin-Manuel Miranda"
 # Others enrolled too, so a wrong name would be possible.
