@@ -23,6 +23,7 @@ from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import load_settings
 from emotion_core.emotions import load_emotion_model
 from emotion_core.live import LiveSession
+from emotion_core.overlay import draw_faces
 from emotion_core.recognition import enroll
 from emotion_core.registry import load_registry
 from emotion_core.store import EmotionLog
@@ -83,7 +84,7 @@ def test_soak(tmp_path, caplog):
             if now - started >= SOAK_SECONDS:
                 break
             faces = analyzer.analyze(frame.bgr, time.time())
-            analyzer.draw(frame.bgr, faces)
+            draw_faces(frame.bgr.copy(), faces)
             session.observe(faces, time.time())
             frames, faces_seen = frames + 1, faces_seen + len(faces)
             if now >= next_toggle:
