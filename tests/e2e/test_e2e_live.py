@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from emotion_core.analyzer import name_colour
+from emotion_core.overlay import name_colour
 from emotion_core.recognition import Matcher, identify
 from emotion_core.registry import load_registry
 from tests.e2e.e2e_page import (
