@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 
 import av
+import cv2
+import numpy as np
 from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 
 from emotion_core.config import Settings
@@ -49,13 +51,22 @@ def make_frame_callback(stream: LiveStream) -> FrameCallback:
                 logger.exception("frame handling failed (%d so far); frame passed through", failures + 1)
             failures += 1
             return frame
-        out = av.VideoFrame.from_ndarray(bgr, format="bgr24")
+        out = _to_video_frame(bgr)
         out.pts = frame.pts
         if frame.time_base is not None:
             out.time_base = frame.time_base
         return out
 
     return callback
+
+
+def _to_video_frame(bgr: np.ndarray) -> av.VideoFrame:
+    """A frame in the encoder's own format: OpenCV converts to I420 about twice as fast as the
+    encoder's conversion of a BGR frame, on every frame with faces."""
+    height, width = bgr.shape[:2]
+    if height % 2 or width % 2:
+        return av.VideoFrame.from_ndarray(bgr, format="bgr24")
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
 
 
 def camera(settings: Settings, stream: LiveStream, *, returning: bool) -> WebRtcStreamerContext:

@@ -8,6 +8,8 @@ import sys
 import textwrap
 import time
 
+import av
+import cv2
 import numpy as np
 import pytest
 
@@ -46,7 +48,10 @@ def stream_until(stream: LiveStream, bgr: np.ndarray, done, timeout_s: float = 6
 
 
 def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    return np.any(before != after, axis=2)
+    """Pixels the overlay changed: `after` against `before` sent through the same I420 conversion
+    the callback uses for frames it draws on."""
+    reference = av.VideoFrame.from_ndarray(cv2.cvtColor(before, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+    return np.any(reference.to_ndarray(format="bgr24") != after, axis=2)
 
 
 @pytest.mark.requires_data
