@@ -109,6 +109,11 @@ def _serve(
         except EmotionCoreError as exc:
             conn.send(("error", f"no emotions: {exc}"))
     analyzer = FrameAnalyzer(registry, emotion_model, settings)
+    # The first inference of a session allocates its buffers: pay for it before the first face.
+    analyzer.analyze(np.zeros((120, 160, 3), np.uint8), 0.0)
+    if emotion_model is not None:
+        emotion_model.predict(np.zeros((112, 112, 3), np.uint8), [(0, 112, 112, 0)])
+    analyzer = FrameAnalyzer(registry, emotion_model, settings)
     conn.send(("ready",))
     try:
         while True:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 import streamlit.config
-from appfixtures import APP_TIMEOUT_S, app_env, enrolled, page  # noqa: F401  (pytest fixtures)
-from apphelpers import PERSON, button, labels_of, record_session, texts
 from streamlit.testing.v1 import AppTest
 
 from emotion_core.accounts import MAX_ACCOUNT_FAILURES, Accounts
 from emotion_core.audit import AuditLog
 from emotion_core.registry import load_registry
 from emotion_core.store import EmotionLog
-from tests.conftest import PROJECT_ROOT
+from tests.app.apphelpers import PERSON, button, labels_of, record_session, texts
+from tests.app.conftest import APP_TIMEOUT_S
+from tests.data import PROJECT_ROOT
 from ui import auth
 
 PAGES = ["app.py", "pages/1_Enroll.py", "pages/2_History.py", "pages/3_Access.py"]

@@ -11,13 +11,13 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from conftest import AppServer, start_server, stop_server
-from e2e_page import LOAD_TIMEOUT_MS, AppPage, wait_until
 from playwright.sync_api import expect
 
 from emotion_core.accounts import MAX_ACCOUNT_FAILURES, Accounts
 from emotion_core.store import EmotionLog, Observation
-from tests.conftest import PROJECT_ROOT
+from tests.data import PROJECT_ROOT
+from tests.e2e.conftest import AppServer, start_server, stop_server
+from tests.e2e.e2e_page import LOAD_TIMEOUT_MS, AppPage, wait_until
 from tests.servers import upload_without_xsrf_token
 
 ACCOUNTS = {"ada": ("admin", "ada-secret-1"), "olga": ("operator", "olga-secret-1"), "vic": ("viewer", "vic-secret-1")}

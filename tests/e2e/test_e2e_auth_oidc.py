@@ -7,10 +7,10 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
-from conftest import AppServer, start_server, stop_server
-from e2e_page import LOAD_TIMEOUT_MS
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import AppServer, start_server, stop_server
+from tests.e2e.e2e_page import LOAD_TIMEOUT_MS
 from tests.servers import free_port
 
 oidc_provider_mock = pytest.importorskip("oidc_provider_mock")

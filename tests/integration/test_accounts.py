@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-from test_cli_faces import assert_bad_input, cli
 
 from emotion_core.accounts import (
     FAILURE_WINDOW_S,
@@ -25,7 +24,8 @@ from emotion_core.accounts import (
 from emotion_core.audit import AuditLog
 from emotion_core.config import load_settings
 from emotion_core.errors import SettingsError
-from tests.conftest import photos
+from tests.data import photos
+from tests.integration.helpers import assert_bad_input, cli
 
 
 def users(db_url: str, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
