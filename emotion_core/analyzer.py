@@ -19,6 +19,7 @@ from .images import validate_frame
 from .labels import LABELS, UNKNOWN
 from .recognition import Box, Matcher, detect_faces, encode_faces, scale_box
 from .registry import Registry
+from .stamp import copy_stamp, stamp_pixels
 from .tracking import Track, Tracker
 
 if TYPE_CHECKING:
@@ -136,8 +137,12 @@ class FrameAnalyzer:
         for track, encoding in zip(chosen, encodings):
             track.add_vote(*self._matcher.match(encoding), now, self._tolerance)
 
-    def draw(self, bgr: np.ndarray, faces: Sequence[AnalyzedFace]) -> np.ndarray:
-        """A new BGR frame with each face's box (a stable colour per name) and "name · Emotion 87%"."""
+    def draw(self, bgr: np.ndarray, faces: Sequence[AnalyzedFace], stamp: np.ndarray | None = None) -> np.ndarray:
+        """A new BGR frame with each face's box (a stable colour per name) and "name · Emotion 87%".
+
+        With the `bench_stamp` setting, the frame-number stamp of the frame `faces` were analysed
+        from (`stamp`, taken with `stamp.stamp_pixels`; by default `bgr`'s own) goes in too.
+        """
         image = Image.fromarray(np.ascontiguousarray(bgr))  # drawn as is: colours are given in BGR
         pen = ImageDraw.Draw(image)
         font = _font()
@@ -152,7 +157,10 @@ class FrameAnalyzer:
             x = max(0, min(left, image.width - x1 - 6))
             pen.rectangle((x, y, x + x1 + 6, y + y1 + 4), fill=colour)
             pen.text((x + 3, y + 2), text, font=font, fill=(255, 255, 255))
-        return np.asarray(image).copy()
+        drawn = np.asarray(image).copy()
+        if self.settings.bench_stamp:
+            copy_stamp(drawn, stamp_pixels(bgr) if stamp is None else stamp)
+        return drawn
 
     def set_registry(self, registry: Registry) -> None:
         """Use `registry` from the next frame on; every track is identified again."""

@@ -65,6 +65,7 @@ ENV = {
     "weights": "EMOTION_WEIGHTS",
     "count_unknown": "EMOTION_COUNT_UNKNOWN",
     "ice_servers": "EMOTION_ICE_SERVERS",
+    "bench_stamp": "EMOTION_BENCH_STAMP",
 }
 
 
@@ -112,6 +113,9 @@ class Settings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
     min_enroll_face: int = 40
+    # For bench/e2e.py: overlays carry the frame-number stamp of the frame they were analysed from
+    # (emotion_core/stamp.py). Off for users.
+    bench_stamp: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faces_path", Path(self.faces_path))
@@ -186,7 +190,7 @@ def _parse_env(name: str, raw: str) -> Any:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
             raise SettingsError(f"{ENV[name]} is not valid JSON: {exc.msg}") from None
-    if name == "count_unknown":
+    if name in ("count_unknown", "bench_stamp"):
         if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise SettingsError(f"{ENV[name]} must be true or false, not {raw!r}")
         return raw.strip().lower() in ("1", "true", "yes")
