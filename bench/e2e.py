@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -365,10 +366,13 @@ def stream_figures(tab: Tab, start: float, end: float) -> dict:
 
 
 def sent_figures(tab: Tab) -> dict:
-    """The resolution the browser sends at the end of the window and why it is limited."""
+    """The resolution the browser sends at the end of the window, why it is limited, and the
+    received frame rate WebRTC reports (it counts repeated frames too)."""
+    received = [s["received"]["fps"] for s in tab.stats if s.get("received", {}).get("fps") is not None]
+    inbound = {"inbound_fps": statistics.median(received) if received else None}
     sent = [s["sent"] for s in tab.stats if s.get("sent")]
     if not sent:
-        return {"sent_resolution": None, "quality_limitation": None}
+        return {"sent_resolution": None, "quality_limitation": None, **inbound}
     last = sent[-1]
     first_durations, last_durations = sent[0].get("durations") or {}, last.get("durations") or {}
     spent = {reason: last_durations.get(reason, 0) - first_durations.get(reason, 0) for reason in last_durations}
@@ -378,6 +382,7 @@ def sent_figures(tab: Tab) -> dict:
         "sent_resolution": f"{last.get('width')}x{last.get('height')}",
         "quality_limitation": last.get("reason"),
         "quality_limited_share": {r: round(s / total, 2) for r, s in limited.items()} if total else {},
+        **inbound,
     }
 
 
@@ -571,6 +576,7 @@ NUMERIC = (
     "server_cores",
     "browser_cores",
     "presented_fps",
+    "inbound_fps",
     "machine_busy_cores",
     "load_average",
 )
@@ -655,6 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown or args.runs < 1 or args.seconds <= 0 or args.browsers < 1:
         parser.error(f"unknown input(s) {', '.join(unknown)}" if unknown else "runs, seconds, browsers must be > 0")
     in_namespace(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server and browsers on the way out
     log_dir = OUT / "e2e-logs"
     results: dict = {"machine": machine(), "seconds": args.seconds, "browsers": args.browsers, "inputs": {}}
     with tempfile.TemporaryDirectory(prefix="e2e-inputs-") as temp:

@@ -1,4 +1,6 @@
-"""Run the benchmark on every input several times and print the median figures as Markdown.
+"""Analysis only: run the analyzer benchmark on every input several times and print the median
+figures as Markdown. It times `FrameAnalyzer.analyze` in this process, without browser, WebRTC or
+Streamlit; bench/e2e.py measures what the user sees.
 
     .venv/bin/python bench/make_videos.py        # once: builds bench/out/
     .venv/bin/python bench/run_all.py [--runs 3] [--soak 300]
@@ -111,6 +113,7 @@ def main() -> int:
 
     naive_runs = min(args.runs, args.baseline_runs or args.runs)
     print(
+        f"Analysis only (no browser, WebRTC or Streamlit; see bench/e2e.py for what the user sees). "
         f"Median of {args.runs} runs of ours and {naive_runs} of the naive pipeline, "
         f"{model.name if model else 'no'} emotion model, {(time.time() - started) / 60:.0f} min.  \n"
         f"Before: {before}.  \nAfter: {machine()}.\n"
