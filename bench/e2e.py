@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import shutil
 import signal
 import sqlite3
@@ -47,10 +46,11 @@ BENCH = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH.parent
 sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "tests" / "e2e")]
 
-from e2e_page import AppPage  # type: ignore[import-not-found]  # noqa: E402
-from harness import AppServer, launch_chromium, letterbox, only_loopback, start_server, stop_server, write_y4m  # type: ignore[import-not-found]  # noqa: E402
+from e2e_page import STOP, AppPage  # type: ignore[import-not-found]  # noqa: E402
+from harness import CHROMIUM, AppServer, launch_chromium, letterbox, only_loopback, start_server, stop_server, write_y4m  # type: ignore[import-not-found]  # noqa: E402
 from make_videos import FACES, HAMILTON, PEOPLE, Placement, background, make_sprite, photo_path, render  # type: ignore[import-not-found]  # noqa: E402
 from playwright.sync_api import Browser, BrowserContext, Frame, Playwright, sync_playwright  # noqa: E402
+from run_all import machine as analysis_machine  # type: ignore[import-not-found]  # noqa: E402
 
 from emotion_core import stamp  # noqa: E402
 from emotion_core.config import load_settings  # noqa: E402
@@ -361,6 +361,7 @@ def stream_figures(tab: Tab, start: float, end: float) -> dict:
         "presented_fps": presented / seconds,
         "camera_frames_read": len(tab.local),
         "returned_frames_read": len(remote),
+        "analysed_stamps_read": sum(1 for _, _, a in shown if a is not None),
         "unreadable_stamps": dict(tab.unreadable),
     }
 
@@ -485,12 +486,13 @@ def measure(
     server_cores = cores(server_cpu, cpu_seconds(tree(server.process.pid)), wall)
     browser_cores = [cores(before, cpu_seconds(tree(tab.pid)), wall) for before, tab in zip(browser_cpu, tabs)]
     end = [tab.page_clock() for tab in tabs]
+    streaming = [tab.app.camera.get_by_role("button", name=STOP).is_visible() for tab in tabs]
     for tab in tabs:
         tab.drain()
     if counting:
         tabs[0].app.set_counting(False)
     results = []
-    for tab, t0, t1, cpu in zip(tabs, start, end, browser_cores):
+    for tab, t0, t1, cpu, alive in zip(tabs, start, end, browser_cores, streaming):
         analysis = statistics.median(tab.page_fps) if tab.page_fps else None
         results.append(
             {
@@ -501,6 +503,7 @@ def measure(
                 "server_cores": server_cores,
                 "browser_cores": cpu,
                 **sent_figures(tab),
+                "still_streaming": alive,  # STOP still shown at the end of the window
                 "machine_busy_cores": machine_cores,
                 "load_average": os.getloadavg()[0],
                 "window_s": t1 - t0,
@@ -534,7 +537,9 @@ def soak(item: Input, video: Path, faces: Path, seconds: float, log_dir: Path) -
                         rss.append(rss_mb(tree(root.pid)))
                         print(f"  soak {time.monotonic() - began:.0f} s RSS {rss[-1]:.0f} MB", file=sys.stderr)
                     figures = stream_figures(tab, start, tab.page_clock())
-                    tab.app.stop_camera()
+                    streaming = tab.app.camera.get_by_role("button", name=STOP).is_visible()
+                    if streaming:
+                        tab.app.stop_camera()
                 finally:
                     tab.close()
                 time.sleep(5)  # the server notices the closed tab
@@ -552,6 +557,8 @@ def soak(item: Input, video: Path, faces: Path, seconds: float, log_dir: Path) -
         "threads_after_close": threads_after,
         "children_before_start": children_before,
         "children_after_close": leftover,
+        "rss_every_10s_mb": [round(value) for value in rss],
+        "still_streaming": streaming,  # STOP still shown at the end (else the stream ended by itself)
         "content_fps": figures["content_fps"],
         "ratio": figures["ratio"],
     }
@@ -583,11 +590,13 @@ NUMERIC = (
 
 
 def summarise(runs: Sequence[dict]) -> dict:
-    """The median of each figure over `runs` and the most common resolution and limitation."""
+    """The median of each figure over `runs`, the most common resolution and limitation, and in
+    how many runs the stream was still on at the end."""
     summary: dict = {}
     for key in NUMERIC:
         values = [run[key] for run in runs if run.get(key) is not None]
         summary[key] = statistics.median(values) if values else None
+    summary["still_streaming"] = f"{sum(bool(run.get('still_streaming')) for run in runs)}/{len(runs)}"
     for key in ("sent_resolution", "quality_limitation"):
         values = [run.get(key) for run in runs if run.get(key)]
         summary[key] = Counter(values).most_common(1)[0][0] if values else None
@@ -602,8 +611,8 @@ def table(results: dict[str, dict]) -> str:
     lines = [
         "| input | content fps | camera fps | ratio | lag p50 / p95 ms | overlay age p50 / p95 ms "
         "| analysis fps per face | START → name s | obs / person / period | server cores | browser cores "
-        "| sent (limitation) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| sent (limitation) | streaming at the end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, result in results.items():
         m = result["median"]
@@ -613,23 +622,16 @@ def table(results: dict[str, dict]) -> str:
             f"| {fmt(m['overlay_age_p50_ms'], 0)} / {fmt(m['overlay_age_p95_ms'], 0)} "
             f"| {fmt(m['analysis_fps_per_face'])} | {fmt(m['first_name_s'])} "
             f"| {fmt(m['observations_per_person_period'], 2)} | {fmt(m['server_cores'], 2)} "
-            f"| {fmt(m['browser_cores'], 2)} | {m['sent_resolution'] or '-'} ({m['quality_limitation'] or '-'}) |"
+            f"| {fmt(m['browser_cores'], 2)} | {m['sent_resolution'] or '-'} ({m['quality_limitation'] or '-'}) "
+            f"| {m.get('still_streaming', '-')} |"
         )
     return "\n".join(lines)
 
 
 def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
-    return f"{cpu}, {os.cpu_count()} cores, load average {load}; Python {platform.python_version()}; {chromium}"
+    """The analysis bench's machine description and the Chromium version."""
+    chromium = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{analysis_machine()}; {chromium}"
 
 
 # ---------------------------------------------------------------- main
@@ -655,7 +657,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--browsers", type=int, default=1, help="browsers streaming to one server at once")
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="instead: stream input c this long")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--table", type=Path, metavar="JSON", help="instead: print the table of a saved --json output")
     args = parser.parse_args(argv)
+    if args.table:
+        print_table(json.loads(args.table.read_text()), args.runs)
+        return 0
     keys = [key.strip() for key in args.inputs.split(",") if key.strip()]
     unknown = [key for key in keys if key not in INPUTS]
     if unknown or args.runs < 1 or args.seconds <= 0 or args.browsers < 1:
@@ -701,13 +707,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"\nEnd to end, median of {args.runs} run(s), {args.seconds:g} s windows, {results['machine']}\n")
-        print(table(results["inputs"]))
-        if args.browsers > 1:
-            for key, result in results["inputs"].items():
-                ratios = [fmt(m["ratio"], 2) for m in result["median_per_browser"]]
-                print(f"\n{key}: content fps / camera fps per browser: {', '.join(ratios)}")
+        print_table(results, args.runs)
     return 0
+
+
+def print_table(results: dict, runs: int) -> None:
+    print(f"\nEnd to end, median of {runs} run(s), {results['seconds']:g} s windows, {results['machine']}\n")
+    print(table(results["inputs"]))
+    if results["browsers"] > 1:
+        for key, result in results["inputs"].items():
+            ratios = [fmt(m["ratio"], 2) for m in result["median_per_browser"]]
+            print(f"\n{key}: content fps / camera fps per browser: {', '.join(ratios)}")
 
 
 if __name__ == "__main__":

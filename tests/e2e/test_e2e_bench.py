@@ -9,23 +9,17 @@ import sys
 
 from harness import PROJECT_ROOT
 
-FIGURES = {
-    "content_fps",
-    "camera_fps",
-    "ratio",
-    "lag_p50_ms",
-    "lag_p95_ms",
-    "overlay_age_p50_ms",
-    "overlay_age_p95_ms",
-    "analysis_fps",
-    "analysis_fps_per_face",
-    "first_name_s",
+# The figures bench/README.md documents, in every run and in the medians.
+VIDEO_FIGURES = {"content_fps", "camera_fps", "ratio", "lag_p50_ms", "lag_p95_ms"}
+OVERLAY_FIGURES = {"overlay_age_p50_ms", "overlay_age_p95_ms", "analysis_fps", "analysis_fps_per_face", "first_name_s"}
+COST_FIGURES = {
     "observations_per_person_period",
     "server_cores",
     "browser_cores",
     "sent_resolution",
     "quality_limitation",
 }
+FIGURES = VIDEO_FIGURES | OVERLAY_FIGURES | COST_FIGURES
 
 
 def test_e2e_bench_measures_input_a(artifacts):
@@ -48,7 +42,7 @@ def test_e2e_bench_measures_input_a(artifacts):
     assert run["camera_frames_read"] > 0 and run["returned_frames_read"] > 0
     assert run["content_fps"] > 0 and run["camera_fps"] > 0
     # The app copied the analysed frame's stamp next to its overlay, and it was read back.
-    assert run["overlay_age_p50_ms"] is not None
+    assert run["analysed_stamps_read"] > 0
     # The enrolled person was named on the page and counted into the database.
     assert run["first_name_s"] is not None
     assert run["observations"].get("Barack Obama", 0) > 0
