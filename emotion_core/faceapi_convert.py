@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .models import FACEAPI_LABELS, INPUT_SIZE
+from .networks import FACEAPI
+from .networks import FACEAPI_MEAN_RGB as MEAN_RGB
 
-MEAN_RGB = (122.782, 117.001, 104.298)
+INPUT_SIZE = FACEAPI.input_shape[0]
 BLOCK_CHANNELS = (32, 64, 128, 256)
 OPSET = 17
 
@@ -67,7 +69,7 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
         return name
 
-    def node(self, op: str, inputs: list[str], output: str, **attrs) -> str:
+    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
@@ -135,14 +137,14 @@ def build_model(weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
         g.nodes,
         "face_expression_net",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", INPUT_SIZE, INPUT_SIZE, 3])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(FACEAPI_LABELS)])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(FACEAPI.labels)])],
         g.initializers,
     )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="emotion_core.faceapi_convert"
     )
     model.ir_version = 8
-    helper.set_model_props(model, {"labels": ",".join(FACEAPI_LABELS)})
+    helper.set_model_props(model, {"labels": ",".join(FACEAPI.labels)})
     onnx.checker.check_model(model)
     return model
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -13,7 +13,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from .config import DEFAULT_MAX_PIXELS
 from .errors import ImageError
 
-ImageSource = Union[str, Path, bytes, BinaryIO]
+ImageSource = str | Path | bytes | BinaryIO
 
 MIN_IMAGE_SIDE = 32
 # Decoders offered to user files (JPEG includes MPO); rarer ones (PSD, ICO, EPS...) are left out.

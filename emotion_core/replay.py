@@ -6,17 +6,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .analyzer import FrameAnalyzer
 from .config import Settings
+from .emotions import EmotionModel
 from .live import FinalScores, LiveSession
 from .registry import Registry
 from .store import EmotionLog, Observation
 from .video import open_video, read_frames
-
-if TYPE_CHECKING:
-    from .emotions import EmotionModel
 
 MEMORY_DB = "sqlite://"
 

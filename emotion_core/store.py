@@ -42,7 +42,7 @@ from sqlalchemy.pool import StaticPool
 
 from .errors import StoreError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 2.0
 """How long one SQLite write waits for a lock before the batch is counted as failed."""
@@ -254,7 +254,7 @@ class EmotionLog:
 
     def _fail(self, exc: SQLAlchemyError) -> None:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        log.warning("emotion log write failed: %s", reason)
+        logger.warning("emotion log write failed: %s", reason)
         with self._cond:
             self._error = f"cannot write the emotion log: {reason}"
 
@@ -341,7 +341,7 @@ class EmotionLog:
                 with self._engine.connect() as conn:
                     conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             except SQLAlchemyError as exc:
-                log.warning("WAL checkpoint failed: %s", exc)
+                logger.warning("WAL checkpoint failed: %s", exc)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -385,7 +385,7 @@ class EmotionLog:
     def close(self) -> None:
         """Flush what can be flushed (a few seconds at most) and stop the writer thread."""
         if not self.flush(CLOSE_TIMEOUT_S):
-            log.warning("emotion log closed with unsaved writes: %s", self.last_error)
+            logger.warning("emotion log closed with unsaved writes: %s", self.last_error)
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -482,7 +482,7 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> No
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
         except sqlite3.OperationalError as exc:  # read-only or locked: the writes will report it
-            log.warning("cannot switch SQLite to WAL mode: %s", exc)
+            logger.warning("cannot switch SQLite to WAL mode: %s", exc)
     finally:
         cursor.close()
 

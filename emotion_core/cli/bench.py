@@ -7,8 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config import EMOTION_MODELS
+from ..config import EMOTION_MODELS, Settings
+from ..emotions import EmotionModel, load_emotion_model
 from ..errors import SettingsError
+from ..registry import Registry, load_registry
+from ..tools.benchmark import load_frames, load_truth, run_benchmark, soak
+from ..video import VideoFrame
 from . import print_json, settings_from
 
 
@@ -39,11 +43,10 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     bench.set_defaults(handler=cmd_bench)
 
 
-def load_inputs(args: argparse.Namespace):
+def load_inputs(
+    args: argparse.Namespace,
+) -> tuple[Settings, Registry, EmotionModel | None, list[VideoFrame]]:
     """Settings, registry, emotion model (or None) and decoded frames for a bench run."""
-    from ..benchmark import load_frames
-    from ..emotions import load_emotion_model
-    from ..registry import load_registry
 
     settings = settings_from(args, emotion_model=args.model)
     if args.frames is not None and args.frames < 1:
@@ -56,7 +59,6 @@ def load_inputs(args: argparse.Namespace):
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ..benchmark import load_truth, run_benchmark
 
     truth = load_truth(args.truth) if args.truth else None
     settings, registry, model, frames = load_inputs(args)
@@ -94,8 +96,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _soak(args, settings, registry, model, frames) -> int:
-    from ..benchmark import soak
+def _soak(
+    args: argparse.Namespace,
+    settings: Settings,
+    registry: Registry,
+    model: EmotionModel | None,
+    frames: list[VideoFrame],
+) -> int:
 
     def progress(elapsed: float, rss: float) -> None:
         if not args.json:

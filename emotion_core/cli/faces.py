@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..evaluation import evaluate_faces
 from ..images import load_image
 from ..registry import load_registry, remove_person
+from ..tools.evaluation import evaluate_faces
 from . import print_json, settings_from
 
 

@@ -197,4 +197,4 @@ def test_eval_faces_json(tmp_path):
     assert report["strangers"] == sum(len(photos(d.name)) == 1 for d in people)
     assert report["accuracy"] + report["unknown_rate"] + report["wrong_rate"] == pytest.approx(1.0)
     assert all(0.0 <= report[k] <= 1.0 for k in ("accuracy", "unknown_rate", "wrong_rate", "false_accept_rate"))
-    assert report["accuracy"] > 0.8  # recognition that works at all; the measured figure is in the README
+    assert report["accuracy"] > 0.8  # recognition that works at all; the measured figure is in docs/performance.md

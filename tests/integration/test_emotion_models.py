@@ -20,7 +20,7 @@ import pytest
 from conftest import EMOTIONS, GROUPS, PROJECT_ROOT
 from PIL import Image
 
-from emotion_core import models
+from emotion_core import weights
 from emotion_core.emotions import FaceApiModel, load_emotion_model
 from emotion_core.errors import ModelUnavailableError
 from emotion_core.images import load_image
@@ -34,7 +34,7 @@ FETCH = [sys.executable, "-m", "emotion_core", "models", "fetch"]
 
 @pytest.fixture(scope="module")
 def faceapi_path() -> Path:
-    path = MODELS / models.FACEAPI_FILE
+    path = MODELS / weights.FACEAPI_FILE
     if not path.is_file():
         pytest.fail(
             f"{path} is missing: run `./run.sh test` (it provisions the model) or "
@@ -48,7 +48,7 @@ def no_hsemotion_cache(tmp_path, monkeypatch) -> dict[str, str]:
     """Hide a developer's ~/.hsemotion in-process and for subprocesses (HOME points elsewhere)."""
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setattr(models, "HSEMOTION_CACHE", home / ".hsemotion")
+    monkeypatch.setattr(weights, "HSEMOTION_CACHE", home / ".hsemotion")
     return {**os.environ, "HOME": str(home)}
 
 
@@ -159,7 +159,7 @@ def test_models_status_lists_both_backends(faceapi_path, no_hsemotion_cache):
     assert status["faceapi"]["available"] and status["faceapi"]["path"] == str(faceapi_path)
     assert status["faceapi"]["size_bytes"] == faceapi_path.stat().st_size
     assert "@vladmandic/face-api@1.7.15" in status["faceapi"]["source"]
-    if not (MODELS / models.HSEMOTION_FILE).is_file():
+    if not (MODELS / weights.HSEMOTION_FILE).is_file():
         assert not status["hsemotion"]["available"] and status["hsemotion"]["path"] is None
     text = cli("models", "status", env=no_hsemotion_cache)
     assert text.returncode == 0 and "faceapi" in text.stdout and "hsemotion" in text.stdout
@@ -169,15 +169,15 @@ def test_fetch_faceapi_is_idempotent_and_reproducible(faceapi_path, tmp_path):
     env = {**os.environ, "EMOTION_MODELS_DIR": str(tmp_path)}
     first = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr
-    target = tmp_path / models.FACEAPI_FILE
+    target = tmp_path / weights.FACEAPI_FILE
     assert first.stdout.strip() == f"faceapi: {target}"
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
     assert digest == hashlib.sha256(faceapi_path.read_bytes()).hexdigest()  # deterministic conversion
-    provenance = json.loads((tmp_path / models.FACEAPI_PROVENANCE).read_text())
+    provenance = json.loads((tmp_path / weights.FACEAPI_PROVENANCE).read_text())
     assert provenance["package"] == "@vladmandic/face-api" and provenance["version"] == "1.7.15"
     assert provenance["output"]["sha256"] == digest
-    assert set(provenance["sources"]) == set(models.FACEAPI_SOURCES)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [models.FACEAPI_PROVENANCE, models.FACEAPI_FILE]
+    assert set(provenance["sources"]) == set(weights.FACEAPI_SOURCES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [weights.FACEAPI_PROVENANCE, weights.FACEAPI_FILE]
 
     mtime = target.stat().st_mtime_ns
     second = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -191,11 +191,11 @@ def test_fetch_faceapi_is_idempotent_and_reproducible(faceapi_path, tmp_path):
 
 
 def test_auto_selection_and_missing_models(faceapi_path, tmp_path, no_hsemotion_cache):
-    shutil.copy(faceapi_path, tmp_path / models.FACEAPI_FILE)
+    shutil.copy(faceapi_path, tmp_path / weights.FACEAPI_FILE)
     model = load_emotion_model("auto", tmp_path)
     assert isinstance(model, FaceApiModel) and model.name == "faceapi"
 
-    (tmp_path / models.HSEMOTION_FILE).write_bytes(b"broken download")
+    (tmp_path / weights.HSEMOTION_FILE).write_bytes(b"broken download")
     assert load_emotion_model("auto", tmp_path).name == "faceapi"  # auto falls back past broken weights
     with pytest.raises(ModelUnavailableError, match="enet_b0_8_best_vgaf.onnx"):
         load_emotion_model("hsemotion", tmp_path)
@@ -282,7 +282,7 @@ def test_faceapi_model_matches_face_api_itself(faceapi_path, tmp_path):
     run with Node on the same face crops (face-api pads and resizes inside `toNetInput`)."""
     node = shutil.which("node")
     assert node, "node is needed (it comes with npm, which provisions the faceapi model)"
-    tarball = models._npm_pack(tmp_path, lambda message: None)
+    tarball = weights._npm_pack(tmp_path, lambda message: None)
     subprocess.run(["tar", "xzf", str(tarball), "-C", str(tmp_path)], check=True)
     model = load_emotion_model("faceapi", MODELS)
     cases = [

@@ -158,7 +158,7 @@ def _shadow_models(tmp_path: Path, body: str) -> dict:
 def test_missing_model_files_raise_our_error_never_quit(tmp_path, body):
     env = _shadow_models(tmp_path, body)
     done = subprocess.run(
-        [sys.executable, "-c", "import emotion_core.recognition"],
+        [sys.executable, "-c", "from emotion_core.recognition import dlib_models; dlib_models()"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

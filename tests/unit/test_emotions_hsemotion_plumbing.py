@@ -18,7 +18,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from emotion_core import models
+from emotion_core import weights
 from emotion_core.emotions import HSEmotionModel, load_emotion_model
 from emotion_core.errors import ModelUnavailableError
 from emotion_core.labels import LABELS
@@ -66,10 +66,10 @@ def expected_scores(colour: tuple[int, int, int]) -> np.ndarray:
 @pytest.fixture
 def models_dir(tmp_path: Path, monkeypatch) -> Path:
     # Keep a real ~/.hsemotion cache of the developer's machine out of these tests.
-    monkeypatch.setattr(models, "HSEMOTION_CACHE", tmp_path / "no-cache")
+    monkeypatch.setattr(weights, "HSEMOTION_CACHE", tmp_path / "no-cache")
     folder = tmp_path / "models"
     folder.mkdir()
-    write_fake_hsemotion(folder / models.HSEMOTION_FILE)
+    write_fake_hsemotion(folder / weights.HSEMOTION_FILE)
     return folder
 
 
@@ -89,7 +89,7 @@ def frame() -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[tuple[int
 def test_auto_picks_hsemotion_from_models_dir(models_dir):
     model = load_emotion_model("auto", models_dir)
     assert isinstance(model, HSEmotionModel) and model.name == "hsemotion"
-    assert model.path == models_dir / models.HSEMOTION_FILE
+    assert model.path == models_dir / weights.HSEMOTION_FILE
 
 
 def test_preprocessing_softmax_and_label_mapping(models_dir, frame):
@@ -135,16 +135,16 @@ def test_no_boxes_and_boxes_outside_the_frame(models_dir, frame):
 
 
 def test_broken_weights_file_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "HSEMOTION_CACHE", tmp_path / "no-cache")
-    (tmp_path / models.HSEMOTION_FILE).write_bytes(b"not an onnx model")
-    with pytest.raises(ModelUnavailableError, match=models.HSEMOTION_FILE):
+    monkeypatch.setattr(weights, "HSEMOTION_CACHE", tmp_path / "no-cache")
+    (tmp_path / weights.HSEMOTION_FILE).write_bytes(b"not an onnx model")
+    with pytest.raises(ModelUnavailableError, match=weights.HSEMOTION_FILE):
         load_emotion_model("hsemotion", tmp_path)
 
 
 def test_status_and_fetch_use_weights_put_in_by_hand(models_dir):
-    status = {s.name: s for s in models.model_status(models_dir)}
-    assert status["hsemotion"].available and status["hsemotion"].path == models_dir / models.HSEMOTION_FILE
-    assert status["hsemotion"].size_bytes == (models_dir / models.HSEMOTION_FILE).stat().st_size
+    status = {s.name: s for s in weights.model_status(models_dir)}
+    assert status["hsemotion"].available and status["hsemotion"].path == models_dir / weights.HSEMOTION_FILE
+    assert status["hsemotion"].size_bytes == (models_dir / weights.HSEMOTION_FILE).stat().st_size
     messages = []
-    assert models.fetch_model("hsemotion", models_dir, progress=messages.append) == models_dir / models.HSEMOTION_FILE
+    assert weights.fetch_model("hsemotion", models_dir, progress=messages.append) == models_dir / weights.HSEMOTION_FILE
     assert "already available" in messages[-1]

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 
 from emotion_core.emotions import crop_box, pad_to_square, resize_bilinear
 from emotion_core.faceapi_convert import read_weights
-from emotion_core.models import open_session
+from emotion_core.weights import open_session
 
 
 def test_read_weights_decodes_quantized_and_float_tensors(tmp_path):

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion_core.analyzer import AnalyzedFace, FrameAnalyzer
-from emotion_core.config import Settings, load_settings
+from emotion_core.analyzer import AnalyzedFace
+from emotion_core.config import load_settings
 from emotion_core.errors import SettingsError
-from emotion_core.registry import Registry
+from emotion_core.overlay import draw_faces
 from emotion_core.stamp import ANALYSED, FRAME, copy_stamp, read_stamp, stamp_pixels, write_stamp
 
 
@@ -57,16 +57,17 @@ def test_copied_stamp_reads_in_the_analysed_corner_at_another_resolution():
     assert read_stamp(shown, ANALYSED) is None
 
 
-def test_draw_copies_the_analysed_stamp_only_with_the_bench_setting():
+def test_overlay_carries_the_analysed_frames_stamp_when_given():
     analysed, shown = noisy_frame(4), noisy_frame(5)
     write_stamp(analysed, 77)
     write_stamp(shown, 80)
     face = AnalyzedFace(1, (100, 300, 300, 100), "Someone", 0.3, None)
-    stamped = FrameAnalyzer(Registry(), None, Settings(bench_stamp=True))
-    assert read_stamp(stamped.draw(shown, [face], stamp_pixels(analysed)), ANALYSED) == 77
-    assert read_stamp(stamped.draw(shown, [face]), ANALYSED) == 80
-    plain = FrameAnalyzer(Registry(), None, Settings())
-    assert read_stamp(plain.draw(shown, [face]), ANALYSED) is None
+    stamped = shown.copy()
+    draw_faces(stamped, [face], stamp_pixels(analysed))
+    assert read_stamp(stamped, ANALYSED) == 77 and read_stamp(stamped, FRAME) == 80
+    plain = shown.copy()
+    draw_faces(plain, [face])
+    assert read_stamp(plain, ANALYSED) is None
 
 
 def test_bench_stamp_setting_from_the_environment():

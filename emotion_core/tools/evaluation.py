@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
-from .errors import EmotionCoreError
-from .images import load_image
-from .labels import LABELS, UNKNOWN, canonical_label
+from ..errors import EmotionCoreError
+from ..images import load_image
+from ..labels import LABELS, UNKNOWN, canonical_label
 
 if TYPE_CHECKING:
-    from .emotions import EmotionModel
+    from ..emotions import EmotionModel
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -39,7 +39,8 @@ def evaluate_faces(root: Path, tolerance: float, progress: TextIO | None = None)
 
     A person with a single photo is a stranger for that photo (right answer: Unknown).
     """
-    from .recognition import detect_faces, encode_faces, largest_box
+    from ..boxes import largest_box
+    from ..recognition import detect_faces, encode_faces
 
     photos, encodings, people = [], [], []
     pairs = labelled_images(root)
@@ -148,7 +149,7 @@ def evaluate_emotions(source: Path, model: EmotionModel, crop: bool = False, pro
     Without `crop` the largest face dlib finds is classified; an image without a face counts as
     wrong and is listed under `no_face`.
     """
-    from .emotions import classify_image
+    from ..emotions import classify_image
 
     pairs = emotion_images(source)
     truths, predictions, no_face = [], [], []

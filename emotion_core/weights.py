@@ -10,25 +10,22 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import ModelUnavailableError
 from .files import write_atomic
+from .networks import BACKENDS, FACEAPI, HSEMOTION, NetworkSpec
 
 Progress = Callable[[str], None]
-
-BACKENDS: tuple[str, ...] = ("hsemotion", "faceapi")
 
 FACEAPI_PACKAGE = "@vladmandic/face-api"
 FACEAPI_VERSION = "1.7.15"
 FACEAPI_FILE = "faceapi_expression.onnx"
-# The converted model's signature: NHWC RGB input of INPUT_SIZE², softmax over FACEAPI_LABELS.
-INPUT_SIZE = 112
-FACEAPI_LABELS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 FACEAPI_PROVENANCE = "faceapi_expression.json"
 FACEAPI_SOURCES = ("model/face_expression_model-weights_manifest.json", "model/face_expression_model.bin")
 NPM_TIMEOUT = 300.0
@@ -51,7 +48,7 @@ FETCH_HINT = {
 
 ORT_THREADS = 1
 """onnxruntime intra-op threads per session: on 2 cores a second thread did not speed up these
-small per-frame batches and competes with face detection (see README, Emotion models)."""
+small per-frame batches and competes with face detection (see docs/emotion-models.md)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ class ModelStatus:
     source: str
 
 
-def open_session(model: Path | bytes, threads: int = ORT_THREADS):
+def open_session(model: Path | bytes, threads: int = ORT_THREADS) -> Any:
     """An onnxruntime CPU inference session for an ONNX file or serialized model."""
     import onnxruntime as ort
 
@@ -111,15 +108,14 @@ def model_status(models_dir: Path) -> list[ModelStatus]:
     return statuses
 
 
-def verify_model(model: Path | bytes, input_shape: Sequence[int], outputs: int) -> None:
-    """Load `model` in onnxruntime and check it maps two different inputs of `input_shape` to
-    finite, different score rows of width `outputs`; raise ModelUnavailableError otherwise."""
+def verify_model(model: Path | bytes, spec: NetworkSpec) -> None:
+    """Load `model` in onnxruntime and check it maps two different inputs of `spec`'s shape to
+    finite, different score rows, one per label; raise ModelUnavailableError otherwise."""
     name = "model" if isinstance(model, bytes) else str(model)
+    outputs = len(spec.labels)
     try:
         session = open_session(model)
-        batch = np.random.default_rng(0).uniform(0, 1, (2, *input_shape)).astype(np.float32)
-        if input_shape[-1] == 3:  # NHWC pixel input (faceapi) takes 0..255
-            batch *= 255
+        batch = np.random.default_rng(0).uniform(0, spec.pixel_scale, (2, *spec.input_shape)).astype(np.float32)
         scores = session.run(None, {session.get_inputs()[0].name: batch})[0]
     except Exception as exc:  # onnxruntime raises several unrelated types for broken files
         raise ModelUnavailableError(f"{name} does not load in onnxruntime: {exc}".splitlines()[0]) from None
@@ -206,7 +202,7 @@ def fetch_faceapi(models_dir: Path, progress: Progress) -> Path:
     models_dir = Path(models_dir)
     target = models_dir / FACEAPI_FILE
     if target.is_file() and _faceapi_is_current(models_dir):
-        verify_model(target, (INPUT_SIZE, INPUT_SIZE, 3), len(FACEAPI_LABELS))
+        verify_model(target, FACEAPI)
         progress(f"faceapi: already available ({target})")
         return target
     with tempfile.TemporaryDirectory(prefix="faceapi-") as temporary:
@@ -219,7 +215,7 @@ def fetch_faceapi(models_dir: Path, progress: Progress) -> Path:
             model = convert(manifest, manifest.parent)
         except (ValueError, KeyError) as exc:
             raise ModelUnavailableError(f"cannot convert the faceapi weights: {exc}") from None
-        verify_model(model, (INPUT_SIZE, INPUT_SIZE, 3), len(FACEAPI_LABELS))
+        verify_model(model, FACEAPI)
         record = {
             "package": FACEAPI_PACKAGE,
             "version": FACEAPI_VERSION,
@@ -231,8 +227,8 @@ def fetch_faceapi(models_dir: Path, progress: Progress) -> Path:
             },
             "output": {"file": FACEAPI_FILE, "sha256": _sha256(model), "size_bytes": len(model)},
             "converter": "emotion_core.faceapi_convert",
-            "input": f"float32 NHWC RGB 0..255, N x {INPUT_SIZE} x {INPUT_SIZE} x 3",
-            "labels": list(FACEAPI_LABELS),
+            "input": "float32 NHWC RGB 0..255, N x {} x {} x {}".format(*FACEAPI.input_shape),
+            "labels": list(FACEAPI.labels),
         }
         write_atomic(target, model)
         write_atomic(models_dir / FACEAPI_PROVENANCE, (json.dumps(record, indent=2) + "\n").encode())
@@ -257,7 +253,7 @@ def fetch_hsemotion(models_dir: Path, progress: Progress) -> Path:
     """Use HSEmotion weights already present, else download them into `models_dir`."""
     existing = model_path("hsemotion", models_dir)
     if existing:
-        verify_model(existing, (3, 224, 224), 8)
+        verify_model(existing, HSEMOTION)
         progress(f"hsemotion: already available ({existing})")
         return existing
     try:
@@ -268,7 +264,7 @@ def fetch_hsemotion(models_dir: Path, progress: Progress) -> Path:
             f"cannot download the hsemotion weights ({reason}); {FETCH_HINT['hsemotion']}"
         ) from None
     try:
-        verify_model(data, (3, 224, 224), 8)
+        verify_model(data, HSEMOTION)
     except ModelUnavailableError as exc:
         raise ModelUnavailableError(
             f"the downloaded hsemotion weights are unusable ({exc}); {FETCH_HINT['hsemotion']}"
