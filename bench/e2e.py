@@ -44,10 +44,8 @@ import psutil
 
 BENCH = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH.parent
-sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "tests" / "e2e")]
+sys.path.insert(0, str(PROJECT_ROOT))
 
-from e2e_page import STOP, AppPage  # type: ignore[import-not-found]  # noqa: E402
-from harness import CHROMIUM, AppServer, launch_chromium, letterbox, only_loopback, start_server, stop_server, write_y4m  # type: ignore[import-not-found]  # noqa: E402
 from make_videos import FACES, HAMILTON, PEOPLE, Placement, background, make_sprite, photo_path, render  # type: ignore[import-not-found]  # noqa: E402
 from playwright.sync_api import Browser, BrowserContext, Frame, Playwright, sync_playwright  # noqa: E402
 from run_all import machine as analysis_machine  # type: ignore[import-not-found]  # noqa: E402
@@ -55,6 +53,17 @@ from run_all import machine as analysis_machine  # type: ignore[import-not-found
 from emotion_core import stamp  # noqa: E402
 from emotion_core.config import load_settings  # noqa: E402
 from emotion_core.recognition import enroll  # noqa: E402
+from tests.e2e.e2e_page import STOP, AppPage  # noqa: E402
+from tests.e2e.harness import (  # noqa: E402
+    CHROMIUM,
+    AppServer,
+    launch_chromium,
+    letterbox,
+    only_loopback,
+    start_server,
+    stop_server,
+    write_y4m,
+)
 
 OUT = BENCH / "out"
 FPS = 30

@@ -17,8 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from e2e_page import AppPage
-from harness import (
+from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
+
+from emotion_core.images import load_image
+from emotion_core.recognition import enroll
+from tests.data import DATA_MISSING, FACES, GROUPS, PROJECT_ROOT, have_data, photos
+from tests.e2e.e2e_page import AppPage
+from tests.e2e.harness import (
     ARTIFACTS,
     CHROMIUM,
     AppServer,
@@ -29,11 +34,6 @@ from harness import (
     stop_server,
     write_y4m,
 )
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
-
-from emotion_core.images import load_image
-from emotion_core.recognition import enroll
-from tests.conftest import FACES, GROUPS, PROJECT_ROOT, photos
 
 # A webcam-like 10 fps (the app processes 1-3 fps of it on 2 cores); 2 fps where two streams run at
 # once or the camera restarts often, so that the server's WebRTC event loop keeps some CPU.
@@ -57,6 +57,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     here = Path(__file__).parent
     if os.environ.get("EMOTION_E2E") != "1" or not only_loopback():
         reason = "browser tests run only through tests/e2e/run (a loopback-only network namespace)"
+    elif not have_data():
+        reason = DATA_MISSING
     elif not CHROMIUM.is_file():
         reason = f"{CHROMIUM} is missing: install Debian's chromium (./run.sh test does)"
     else:

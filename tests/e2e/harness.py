@@ -21,7 +21,8 @@ import cv2
 import numpy as np
 from playwright.sync_api import Browser, Playwright
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.data import PROJECT_ROOT
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 WIDTH, HEIGHT = 640, 480

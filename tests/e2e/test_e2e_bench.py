@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from harness import PROJECT_ROOT
+from tests.data import PROJECT_ROOT
 
 # The figures bench/README.md documents, in every run and in the medians.
 VIDEO_FIGURES = {"content_fps", "camera_fps", "ratio", "lag_p50_ms", "lag_p95_ms"}
