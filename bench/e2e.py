@@ -53,17 +53,8 @@ from run_all import machine as analysis_machine  # type: ignore[import-not-found
 from emotion_core import stamp  # noqa: E402
 from emotion_core.config import load_settings  # noqa: E402
 from emotion_core.recognition import enroll  # noqa: E402
+from tests.e2e import harness  # noqa: E402
 from tests.e2e.e2e_page import STOP, AppPage  # noqa: E402
-from tests.e2e.harness import (  # noqa: E402
-    CHROMIUM,
-    AppServer,
-    launch_chromium,
-    letterbox,
-    only_loopback,
-    start_server,
-    stop_server,
-    write_y4m,
-)
 
 OUT = BENCH / "out"
 FPS = 30
@@ -150,7 +141,7 @@ def camera_frames(item: Input) -> Iterator[np.ndarray]:
         clip_fps = capture.get(cv2.CAP_PROP_FPS)
         clip = []
         while (read := capture.read())[0]:
-            clip.append(letterbox(cv2.cvtColor(read[1], cv2.COLOR_BGR2RGB)))
+            clip.append(harness.letterbox(cv2.cvtColor(read[1], cv2.COLOR_BGR2RGB)))
         capture.release()
         if not clip:
             raise SystemExit(f"cannot read {HAMILTON}")
@@ -162,7 +153,7 @@ def camera_frames(item: Input) -> Iterator[np.ndarray]:
 
 def prepare(item: Input, folder: Path) -> tuple[Path, Path]:
     """Write `item`'s camera video and registry into `folder`; return their paths."""
-    video = write_y4m(folder / f"{item.key}.y4m", ((rgb, 1) for rgb in camera_frames(item)), FPS)
+    video = harness.write_y4m(folder / f"{item.key}.y4m", ((rgb, 1) for rgb in camera_frames(item)), FPS)
     faces = folder / f"{item.key}.faces.pkl"
     settings = load_settings()
     for person in item.enrolled:
@@ -299,7 +290,7 @@ class Tab:
 def open_tab(driver: Playwright, video: Path, url: str) -> Tab:
     script = (BENCH / "e2e_browser.js").read_text()
     cells = {corner: stamp.cell_rects(corner) for corner in (stamp.FRAME, stamp.ANALYSED)}
-    browser = launch_chromium(driver, video)
+    browser = harness.launch_chromium(driver, video)
     context = browser.new_context(viewport=VIEWPORT)
     context.add_init_script(script.replace("__CELLS__", json.dumps(cells)))
     app = AppPage(context.new_page(), url).open()
@@ -451,7 +442,7 @@ def run_once(
     with tempfile.TemporaryDirectory(prefix="e2e-bench-") as temp:
         folder = Path(temp)
         shutil.copyfile(faces, folder / "faces.pkl")
-        server = start_server(folder, {"EMOTION_BENCH_STAMP": "1"})
+        server = harness.start_server(folder, {"EMOTION_BENCH_STAMP": "1"})
         try:
             with sync_playwright() as driver:
                 cameras = [video]
@@ -465,12 +456,12 @@ def run_once(
                     for tab in tabs:
                         tab.close()
         finally:
-            stop_server(server, f"e2e-{item.key}", log_dir)
+            harness.stop_server(server, f"e2e-{item.key}", log_dir)
 
 
 def measure(
     tabs: Sequence[Tab],
-    server: AppServer,
+    server: harness.AppServer,
     names: Sequence[str],
     seconds: float,
     warmup_s: float,
@@ -530,7 +521,7 @@ def soak(item: Input, video: Path, faces: Path, seconds: float, log_dir: Path) -
     with tempfile.TemporaryDirectory(prefix="e2e-soak-") as temp:
         folder = Path(temp)
         shutil.copyfile(faces, folder / "faces.pkl")
-        server = start_server(folder, {"EMOTION_BENCH_STAMP": "1"})
+        server = harness.start_server(folder, {"EMOTION_BENCH_STAMP": "1"})
         root = psutil.Process(server.process.pid)
         try:
             with sync_playwright() as driver:
@@ -555,7 +546,7 @@ def soak(item: Input, video: Path, faces: Path, seconds: float, log_dir: Path) -
                 threads_after = root.num_threads()
                 leftover = [f"{p.pid} {p.name()}" for p in root.children(recursive=True)]
         finally:
-            stop_server(server, "e2e-soak", log_dir)
+            harness.stop_server(server, "e2e-soak", log_dir)
     return {
         "seconds": seconds,
         "rss_start_mb": rss_start,
@@ -639,7 +630,7 @@ def table(results: dict[str, dict]) -> str:
 
 def machine() -> str:
     """The analysis bench's machine description and the Chromium version."""
-    chromium = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True).stdout.strip()
+    chromium = subprocess.run([str(harness.CHROMIUM), "--version"], capture_output=True, text=True).stdout.strip()
     return f"{analysis_machine()}; {chromium}"
 
 
@@ -652,7 +643,7 @@ def in_namespace(argv: Sequence[str]) -> None:
         flags = "-n" if os.getuid() == 0 else "-rn"
         os.execvp("unshare", ["unshare", flags, "env", "EMOTION_E2E=1", sys.executable, __file__, *argv])
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    if not only_loopback():
+    if not harness.only_loopback():
         raise SystemExit("bench/e2e.py must run in a loopback-only network namespace")
 
 
