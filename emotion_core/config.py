@@ -41,6 +41,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 WEIGHT_RANGE = (-2.0, 2.0)
 TOLERANCE_RANGE = (0.2, 0.8)
 SAMPLE_PERIOD_RANGE = (0.05, 60.0)
+REFRESH_RANGE = (0.2, 10.0)
 EMOTION_MODELS = ("auto", "hsemotion", "faceapi", "none")
 ANALYSIS_RANGES = {
     "detect_width": (64, 4096),
@@ -65,6 +66,7 @@ ENV = {
     "weights": "EMOTION_WEIGHTS",
     "count_unknown": "EMOTION_COUNT_UNKNOWN",
     "ice_servers": "EMOTION_ICE_SERVERS",
+    "refresh_s": "EMOTION_REFRESH_S",
 }
 
 
@@ -112,6 +114,10 @@ class Settings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
     min_enroll_face: int = 40
+    # Seconds between redraws of the live page's figures while the camera runs. On a loaded 2-core
+    # machine clicks were sometimes lost while these timed reruns kept coming at 0.5 s; 1 s leaves
+    # fewer of them to collide with a click's full rerun.
+    refresh_s: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faces_path", Path(self.faces_path))
@@ -124,6 +130,7 @@ class Settings:
         if not isinstance(self.db_url, str) or "://" not in self.db_url:
             raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
         object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))
+        object.__setattr__(self, "refresh_s", _in_range("refresh_s", self.refresh_s, *REFRESH_RANGE))
         for name, (low, high) in ANALYSIS_RANGES.items():
             value = _in_range(name, getattr(self, name), low, high)
             if name in INTEGER_SETTINGS and not value.is_integer():
@@ -168,6 +175,18 @@ def validate_weights(value: Any) -> Mapping[str, float]:
     for label, weight in value.items():
         merged[label] = _in_range(f"weight of {label}", weight, *WEIGHT_RANGE)
     return MappingProxyType(merged)
+
+
+def session_weights(stored: Mapping[str, Any] | None) -> Mapping[str, float]:
+    """The weights a logged session was counted with, from its stored settings; the defaults when
+    it has none (or unusable ones)."""
+    weights = (stored or {}).get("weights")
+    if weights is None:
+        return DEFAULT_WEIGHTS
+    try:
+        return validate_weights(weights)
+    except SettingsError:
+        return DEFAULT_WEIGHTS
 
 
 def validate_ice_servers(value: Any) -> tuple[Mapping[str, Any], ...]:
