@@ -13,7 +13,7 @@ from emotion_core.registry import load_registry
 from emotion_core.store import EmotionLog
 from tests.conftest import GROUPS, photos
 
-ENROLL = "pages/1_Enroll.py"
+ENROLL = "ui/pages/enroll.py"
 
 
 def upload(path) -> tuple[str, bytes, str]:

@@ -1,4 +1,5 @@
-"""The live page (app.py) under AppTest: sidebar controls, counting, final scores, deletion, error panels."""
+"""The live page (ui/pages/live.py, app.py's default page) under AppTest: sidebar controls,
+counting, final scores, deletion, error panels."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from streamlit_webrtc.component import WebRtcStreamerState
 
 from emotion_core.config import DEFAULT_WEIGHTS, load_settings
 from emotion_core.labels import LABELS
-from ui import resources
+from ui import keys, resources
 from ui.camera import CAMERA_KEY, make_frame_callback
 
 APP = "app.py"
@@ -26,7 +27,7 @@ def app_log():
 
 def count_frames(at, photo, frames: int = 3) -> None:
     """Feed real frames through the camera's frame callback, as streamlit-webrtc would."""
-    parts = at.session_state[resources.LIVE_KEY]
+    parts = at.session_state[keys.LIVE_PARTS]
     callback = make_frame_callback(parts.analyzer, parts.session)
     bgr = frame_from_photo(photo)
     for index in range(frames):
@@ -55,7 +56,7 @@ def test_counting_records_a_session_and_shows_final_confidence(page, enrolled, f
     at = page(APP)
     assert "Nobody is enrolled" not in texts(at)
     at.toggle(key="count_emotions").set_value(True).run()
-    assert at.session_state[resources.LIVE_KEY].session.snapshot().counting
+    assert at.session_state[keys.LIVE_PARTS].session.snapshot().counting
     count_frames(at, enrolled)
     at.run()
     table = at.dataframe[0].value
@@ -114,7 +115,7 @@ def test_delete_all_while_counting_stops_counting(page):
     button(at, "Delete all emotion records").click().run()
     button(at, "Yes, delete everything").click().run()
     assert at.toggle(key="count_emotions").value is False
-    assert not at.session_state[resources.LIVE_KEY].session.snapshot().counting
+    assert not at.session_state[keys.LIVE_PARTS].session.snapshot().counting
     assert app_log().sessions() == []
 
 
@@ -173,8 +174,8 @@ def test_returning_from_another_page_resets_the_camera(page):
     at.session_state[CAMERA_KEY]._set_state(WebRtcStreamerState(playing=True, signalling=False))
     at.run()
     assert at.session_state[CAMERA_KEY].state.playing
-    at.switch_page("pages/1_Enroll.py").run()
-    at.switch_page("app.py").run()
+    at.switch_page("ui/pages/enroll.py").run()
+    at.switch_page("ui/pages/live.py").run()
     assert not at.exception
     # The frontend remounted with a fresh START button: the old stream state must be gone.
     assert not at.session_state[CAMERA_KEY].state.playing
