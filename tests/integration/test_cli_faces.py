@@ -200,10 +200,10 @@ def test_unexpected_errors_exit_1_with_one_line(tmp_path):
         "sys.exit(c.main(sys.argv[1:]))\n"
     )
     base = [sys.executable, "-c", script, "--faces", str(tmp_path / "f.pkl")]
-    done = subprocess.run(base + ["people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    done = subprocess.run([*base, "people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip() == "unexpected error: RuntimeError: boom (run with -v for details)"
-    verbose = subprocess.run(base + ["-v", "people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    verbose = subprocess.run([*base, "-v", "people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
 
 
