@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 import streamlit_webrtc.component
 from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import PERSON, button, frame_from_photo, labels_of, texts, video_frame
@@ -145,11 +146,14 @@ def test_unusable_database_is_an_error_panel(page, monkeypatch):
     assert button(at, "Delete all emotion records").disabled
 
 
-def test_bad_setting_is_an_error_panel(page, monkeypatch):
-    monkeypatch.setenv("EMOTION_TOLERANCE", "5")
+@pytest.mark.parametrize(
+    "variable, value, setting", [("EMOTION_TOLERANCE", "5", "tolerance"), ("EMOTION_REFRESH_S", "0", "refresh_s")]
+)
+def test_bad_setting_is_an_error_panel(page, monkeypatch, variable, value, setting):
+    monkeypatch.setenv(variable, value)
     at = page(APP)
     assert not at.exception
-    assert any("Configuration error" in e.value and "tolerance" in e.value for e in at.error)
+    assert any("Configuration error" in e.value and setting in e.value for e in at.error)
 
 
 def _stale_session_info(count: int):
