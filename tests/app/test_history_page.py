@@ -6,14 +6,13 @@ import csv
 import io
 
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import button, face, labels_of, record_session, texts
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from emotion_core.config import load_settings
 from emotion_core.labels import LABELS
 from emotion_core.live import LiveSession
 from emotion_core.store import EmotionLog, Observation
+from tests.app.apphelpers import button, face, labels_of, record_session, texts
 
 HISTORY = "ui/pages/history.py"
 FIRST = [("Alice", "Happy"), ("Bob", "Sad"), ("Alice", "Neutral"), ("Alice", "Angry")]
