@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .labels import LABELS
+from .networks import BACKENDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +43,7 @@ WEIGHT_RANGE = (-2.0, 2.0)
 TOLERANCE_RANGE = (0.2, 0.8)
 SAMPLE_PERIOD_RANGE = (0.05, 60.0)
 REFRESH_RANGE = (0.2, 10.0)
-EMOTION_MODELS = ("auto", "hsemotion", "faceapi", "none")
+EMOTION_MODELS = ("auto", *BACKENDS, "none")
 ANALYSIS_RANGES = {
     "detect_width": (64, 4096),
     "detect_upsample": (0, 2),
