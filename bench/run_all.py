@@ -125,8 +125,8 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
-        ours = lambda get: median([get(r.ours, r.ours_identity) for r in runs])  # noqa: E731
-        naive = lambda get: median([get(r.naive, r.naive_identity) for r in runs if r.naive])  # noqa: E731
+        ours = lambda get, runs=runs: median([get(r.ours, r.ours_identity) for r in runs])  # noqa: E731
+        naive = lambda get, runs=runs: median([get(r.naive, r.naive_identity) for r in runs if r.naive])  # noqa: E731
         fps, cpu = (lambda run, _: run.fps), (lambda run, _: run.cpu_ms_per_frame)
         p50, p95 = (lambda run, _: run.latency_ms(50)), (lambda run, _: run.latency_ms(95))
         accuracy, wrong = (lambda _, score: score.accuracy), (lambda _, score: score.wrong)

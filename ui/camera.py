@@ -66,7 +66,8 @@ def _to_video_frame(bgr: np.ndarray) -> av.VideoFrame:
     height, width = bgr.shape[:2]
     if height % 2 or width % 2:
         return av.VideoFrame.from_ndarray(bgr, format="bgr24")
-    return av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+    yuv = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
+    return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
 def camera(settings: Settings, stream: LiveStream, *, returning: bool) -> WebRtcStreamerContext:
