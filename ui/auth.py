@@ -31,13 +31,10 @@ from emotion_core.audit import FAILED, OK, REFUSED, AuditLog
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
 
-from . import resources
+from . import keys, resources
 
 logger = logging.getLogger("emotion_core.ui")
 
-PRINCIPAL_KEY = "_ec_principal"
-GATED_KEY = "_ec_gated"  # set while app.py's gate has run in this script run
-OIDC_SEEN_KEY = "_ec_oidc_seen"  # the OpenID identity whose sign-in was audited in this session
 NOT_SIGNED_IN = "(not signed in)"
 ACTION_TEXT = {
     "live": "use the live page",
@@ -71,6 +68,7 @@ class PageSpec:
     page: Callable[[], None] | str  # a page function or a script path, as st.Page takes it
     title: str
     icon: str
+    url_path: str | None = None  # None: the default page's ""
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -147,13 +145,13 @@ def _oidc_principal(config: Settings) -> Principal | None:
     claims = st.user.to_dict()
     name = str(claims.get("email") or claims.get("sub") or "unknown")
     role = oidc_role(claims, dict(config.oidc_roles))
-    if st.session_state.get(OIDC_SEEN_KEY) != name:
-        st.session_state[OIDC_SEEN_KEY] = name
+    if st.session_state.get(keys.OIDC_SEEN) != name:
+        st.session_state[keys.OIDC_SEEN] = name
         audit(name, "sign-in", outcome=OK if role else REFUSED, detail="OpenID Connect" + ("" if role else ", no role"))
     if role is None:
         return None
     principal = Principal(name, role, "oidc", last_seen=time.time())
-    st.session_state[PRINCIPAL_KEY] = principal
+    st.session_state[keys.PRINCIPAL] = principal
     return principal
 
 
@@ -162,7 +160,7 @@ def current(config: Settings) -> Principal | None:
     if not sign_in_required(config):
         return _open_principal(config)
     now = time.time()
-    principal: Principal | None = st.session_state.get(PRINCIPAL_KEY)
+    principal: Principal | None = st.session_state.get(keys.PRINCIPAL)
     if principal is None:
         if oidc_configured() and st.user.is_logged_in:
             return _oidc_principal(config)
@@ -182,7 +180,7 @@ def current(config: Settings) -> Principal | None:
             resources.flash("info", "Your account was changed or removed. Sign in again.")
             return None
     elif principal.source == "oidc" and not st.user.is_logged_in:
-        st.session_state.pop(PRINCIPAL_KEY, None)
+        st.session_state.pop(keys.PRINCIPAL, None)
         return None
     principal.last_seen = now
     return principal
@@ -223,7 +221,7 @@ def permit(action: str, subject: str = "") -> Principal | None:
 def require(action: str) -> Principal:
     """For pages: the principal if it may do `action`; otherwise the sign-in form or a refusal, and stop."""
     config = resources.settings()
-    if not st.session_state.get(GATED_KEY):
+    if not st.session_state.get(keys.GATED):
         _gate(config)
     principal = current(config)
     if principal is None or not allowed(action, principal):
@@ -239,11 +237,11 @@ def gate(config: Settings, specs: Sequence[PageSpec] = ()) -> Iterator[Principal
     Signed out, every page's URL serves the sign-in form, and the page itself once signed in.
     """
     principal = _gate(config, specs)
-    st.session_state[GATED_KEY] = True
+    st.session_state[keys.GATED] = True
     try:
         yield principal
     finally:
-        st.session_state.pop(GATED_KEY, None)
+        st.session_state.pop(keys.GATED, None)
 
 
 def navigation(principal: Principal, specs: Sequence[PageSpec]) -> list[st.Page]:
@@ -251,7 +249,9 @@ def navigation(principal: Principal, specs: Sequence[PageSpec]) -> list[st.Page]
     pages: list[st.Page] = []
     for spec in specs:
         if allowed(spec.action, principal):
-            pages.append(st.Page(spec.page, title=spec.title, icon=spec.icon, default=not pages))
+            pages.append(
+                st.Page(spec.page, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=not pages)
+            )
     if not pages:
         pages.append(st.Page(_no_page, title="No access", icon=":material/block:", default=True))
     return pages
@@ -270,7 +270,7 @@ def _gate(config: Settings, specs: Sequence[PageSpec] = ()) -> Principal:
     if principal is not None:
         with st.sidebar:
             st.caption(f":material/account_circle: **{principal.name}** · {principal.role}")
-            st.button("Sign out", icon=":material/logout:", key="sign_out", on_click=_sign_out_clicked)
+            st.button("Sign out", icon=":material/logout:", key=keys.SIGN_OUT, on_click=_sign_out_clicked)
         return principal
     try:
         have_accounts = accounts(config).count() > 0
@@ -282,7 +282,7 @@ def _gate(config: Settings, specs: Sequence[PageSpec] = ()) -> Principal:
     elif oidc_configured() and st.user.is_logged_in:
         page = st.Page(_no_role_page, title="No access", icon=":material/block:")
     else:
-        paths = [st.Page(spec.page, title=spec.title).url_path for spec in specs] or [""]
+        paths = [spec.url_path or "" for spec in specs] or [""]
         st.navigation(
             [
                 st.Page(_sign_in_page, title="Sign in", url_path=path or None, default=not n)
@@ -296,7 +296,7 @@ def _gate(config: Settings, specs: Sequence[PageSpec] = ()) -> Principal:
 
 
 def _sign_out_clicked() -> None:
-    principal: Principal | None = st.session_state.get(PRINCIPAL_KEY)
+    principal: Principal | None = st.session_state.get(keys.PRINCIPAL)
     if principal is not None:
         _sign_out(principal, "signed out")
 
@@ -315,7 +315,7 @@ def _sign_in(config: Settings, name: str, password: str) -> None:
     except EmotionCoreError as exc:
         st.error(f"Nobody can sign in right now: {exc}")
         return
-    st.session_state[PRINCIPAL_KEY] = Principal(account.name, account.role, "local", account.changed_at, time.time())
+    st.session_state[keys.PRINCIPAL] = Principal(account.name, account.role, "local", account.changed_at, time.time())
     audit(account.name, "sign-in", detail="local account")
     st.rerun()
 
@@ -325,10 +325,10 @@ def _sign_in_page() -> None:
     st.title("Sign in")
     resources.show_flash()
     if oidc_configured():
-        if st.button("Sign in with your organisation", icon=":material/badge:", type="primary", key="oidc_login"):
+        if st.button("Sign in with your organisation", icon=":material/badge:", type="primary", key=keys.OIDC_LOGIN):
             st.login()
         st.caption("Or with a local account:")
-    with st.form("sign_in", clear_on_submit=True, enter_to_submit=True):
+    with st.form(keys.SIGN_IN_FORM, clear_on_submit=True, enter_to_submit=True):
         name = st.text_input("Username", autocomplete="username", max_chars=64)
         password = st.text_input("Password", type="password", autocomplete="current-password", max_chars=1024)
         submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
@@ -367,7 +367,7 @@ def _no_role_page() -> None:
         f"You are signed in as **{st.user.get('email') or st.user.get('sub')}**, but no role is given to this "
         "identity (`EMOTION_OIDC_ROLES`). Ask an admin."
     )
-    if st.button("Sign out", icon=":material/logout:", key="oidc_logout"):
+    if st.button("Sign out", icon=":material/logout:", key=keys.OIDC_LOGOUT):
         st.logout()
 
 

@@ -7,8 +7,9 @@ import getpass
 import sys
 from pathlib import Path
 
+from ..errors import StoreError
 from ..images import load_image
-from ..registry import load_registry, remove_person
+from ..registry import load_registry
 from ..tools.evaluation import evaluate_faces
 from . import print_json, settings_from
 
@@ -73,15 +74,18 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    remove_person(settings.faces_path, args.name)
     from ..audit import AuditLog
-    from ..store import forget_person_records
+    from ..people import forget_person
 
-    records = forget_person_records(settings.db_url, args.name)
-    # Audit hook of the forget path: the name becomes a pseudonym in the audit log too.
-    alias = AuditLog(settings.db_url).record_forget(args.name, f"{getpass.getuser()} (command line)", "command line")
-    print(f"forgot {args.name} and {records} emotion record(s); the audit log names them {alias}")
+    settings = settings_from(args)
+    audit = AuditLog(settings.db_url)
+    actor = f"{getpass.getuser()} (command line)"
+    result = forget_person(settings.faces_path, settings.db_url, args.name, audit, actor, "command line")
+    if result.records_error is not None:
+        raise StoreError(result.records_error)
+    if result.audit_error is not None:
+        raise StoreError(f"forgot {result.name}, but the audit log still names them: {result.audit_error}")
+    print(f"forgot {result.name} and {result.records} emotion record(s); the audit log names them {result.pseudonym}")
     return 0
 
 

@@ -14,9 +14,9 @@ from emotion_core.store import EmotionLog
 from tests.app.apphelpers import PERSON, button, labels_of, record_session, texts
 from tests.app.conftest import APP_TIMEOUT_S
 from tests.data import PROJECT_ROOT
-from ui import auth
+from ui import auth, keys
 
-PAGES = ["app.py", "pages/1_Enroll.py", "pages/2_History.py", "pages/3_Access.py"]
+PAGES = ["app.py", "ui/pages/live.py", "ui/pages/enroll.py", "ui/pages/history.py", "ui/pages/access.py"]
 PASSWORDS = {"ada": "ada-password", "olga": "olga-password", "vic": "vic-password"}
 ROLES = {"ada": "admin", "olga": "operator", "vic": "viewer"}
 
@@ -119,12 +119,12 @@ def test_viewer_gets_history_and_no_delete_button_anywhere(required, db_url):
     assert [b.label for b in at.sidebar.button] == ["Sign out"]
     assert not [label for label in labels_of(at) if "Delete" in label]
     # A forged confirmation state does not bring the delete buttons back.
-    at.session_state["_ec_confirm_delete_session"] = EmotionLog(db_url).sessions()[0].id
-    at.session_state["_ec_confirm_delete_all"] = True
+    at.session_state["delete_session_pending"] = EmotionLog(db_url).sessions()[0].id
+    at.session_state["delete_all_pending"] = True
     at = at.run()
     assert not [label for label in labels_of(at) if "Delete" in label]
     # Pages outside the role, run directly in a signed-in session, refuse and audit.
-    for path in ("app.py", "pages/1_Enroll.py", "pages/3_Access.py"):
+    for path in ("app.py", "ui/pages/enroll.py", "ui/pages/access.py"):
         direct = sign_in(fresh(path), "vic")
         assert not [label for label in labels_of(direct) if "Delete" in label]
         if path != "app.py":  # app.py's navigation sends a viewer to History instead
@@ -136,12 +136,12 @@ def test_viewer_gets_history_and_no_delete_button_anywhere(required, db_url):
 def test_a_viewer_session_firing_the_delete_callback_is_refused_and_audited(required, db_url):
     record_session(db_url, [("Alice", "Happy")], start=1_700_000_000)
     session_id = EmotionLog(db_url).sessions()[0].id
-    at = sign_in(fresh("pages/2_History.py"), "ada")
+    at = sign_in(fresh("ui/pages/history.py"), "ada")
     at = button(at, "Delete this session").click().run()
     assert f"Yes, delete session {session_id}" in labels_of(at)
     # The same browser session now acts as the viewer (as a viewer's crafted widget event would).
     vic = required.get("vic")
-    at.session_state[auth.PRINCIPAL_KEY] = auth.Principal(vic.name, vic.role, "local", vic.changed_at, 9e18)
+    at.session_state[keys.PRINCIPAL] = auth.Principal(vic.name, vic.role, "local", vic.changed_at, 9e18)
     at = button(at, f"Yes, delete session {session_id}").click().run()
     assert [info.id for info in EmotionLog(db_url).sessions()] == [session_id]
     assert ("vic", "delete", f"session {session_id}", "refused") in audit_entries(db_url)
@@ -153,7 +153,7 @@ def test_delete_all_callback_refused_for_an_operator(required, db_url):
     at = sign_in(fresh("app.py"), "ada")
     at = button(at, "Delete all emotion records").click().run()
     olga = required.get("olga")
-    at.session_state[auth.PRINCIPAL_KEY] = auth.Principal(olga.name, olga.role, "local", olga.changed_at, 9e18)
+    at.session_state[keys.PRINCIPAL] = auth.Principal(olga.name, olga.role, "local", olga.changed_at, 9e18)
     at = button(at, "Yes, delete everything").click().run()
     assert len(EmotionLog(db_url).sessions()) == 1
     assert ("olga", "delete", "all emotion records", "refused") in audit_entries(db_url)
@@ -164,11 +164,11 @@ def test_operator_gets_live_and_enrolls_only_when_the_admin_allows_it(required, 
     assert [t.value for t in at.title] == ["Live emotion recognition"]
     assert at.toggle(key="count_emotions").label == "Count emotions"
     assert not [label for label in labels_of(at) if "Delete" in label]
-    enroll = sign_in(fresh("pages/1_Enroll.py"), "olga")
+    enroll = sign_in(fresh("ui/pages/enroll.py"), "olga")
     assert any("Not allowed: the operator role may not enroll people" in e.value for e in enroll.error)
 
     required.set_operators_may_enroll(True)
-    enroll = sign_in(fresh("pages/1_Enroll.py"), "olga")
+    enroll = sign_in(fresh("ui/pages/enroll.py"), "olga")
     assert [t.value for t in enroll.title] == ["Enroll"] and not enroll.error
     assert "Enroll" in labels_of(enroll)
     assert not [label for label in labels_of(enroll) if "Delete" in label]  # forgetting stays an admin's
@@ -185,7 +185,7 @@ def test_admin_has_every_page_and_the_audit_log(required, db_url):
     at = sign_in(fresh("app.py"), "ada")
     assert [t.value for t in at.title] == ["Live emotion recognition"]
     assert "Delete all emotion records" in labels_of(at)
-    access = sign_in(fresh("pages/3_Access.py"), "ada")
+    access = sign_in(fresh("ui/pages/access.py"), "ada")
     assert not access.exception
     assert [t.value for t in access.title] == ["Access and audit log"]
     log = access.dataframe[-1].value
@@ -197,16 +197,16 @@ def test_admin_has_every_page_and_the_audit_log(required, db_url):
 
 
 def test_idle_session_expires(required):
-    at = sign_in(fresh("pages/2_History.py"), "vic")
+    at = sign_in(fresh("ui/pages/history.py"), "vic")
     assert [t.value for t in at.title] == ["History"]
-    at.session_state[auth.PRINCIPAL_KEY].last_seen -= 10 * 3600
+    at.session_state[keys.PRINCIPAL].last_seen -= 10 * 3600
     at = at.run()
     assert_only_sign_in_form(at)
     assert any("signed out after a while" in i.value for i in at.info)
 
 
 def test_changed_password_signs_the_account_out(required):
-    at = sign_in(fresh("pages/2_History.py"), "vic")
+    at = sign_in(fresh("ui/pages/history.py"), "vic")
     required.set_password("vic", "another-password")
     assert_only_sign_in_form(at.run())
 
@@ -220,7 +220,7 @@ def test_sign_out(required, db_url):
 
 def test_forgetting_a_person_pseudonymises_the_audit_log(app_env, enrolled, db_url, faces_path):
     AuditLog(db_url).record("ada", "enroll", subject=PERSON)
-    at = fresh("pages/1_Enroll.py")  # loopback: the local admin
+    at = fresh("ui/pages/enroll.py")  # loopback: the local admin
     at.selectbox(key="forget_person").select(PERSON)
     at = button(at.run(), "Delete person").click().run()
     at = button(at, f"Yes, delete {PERSON}").click().run()

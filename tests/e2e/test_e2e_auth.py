@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from emotion_core.accounts import MAX_ACCOUNT_FAILURES, Accounts
 from emotion_core.store import EmotionLog, Observation
 from tests.data import PROJECT_ROOT
-from tests.e2e.conftest import AppServer, start_server, stop_server
 from tests.e2e.e2e_page import LOAD_TIMEOUT_MS, AppPage, wait_until
+from tests.e2e.harness import AppServer, start_server, stop_server
 from tests.servers import upload_without_xsrf_token
 
 ACCOUNTS = {"ada": ("admin", "ada-secret-1"), "olga": ("operator", "olga-secret-1"), "vic": ("viewer", "vic-secret-1")}
@@ -43,7 +43,7 @@ def add_account(server: AppServer, name: str, role: str, password: str) -> None:
 def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     """EMOTION_AUTH=required on 127.0.0.1, three accounts, one recorded session."""
     folder = tmp_path_factory.mktemp("auth")
-    app = start_server(folder, EMOTION_AUTH="required")
+    app = start_server(folder, {"EMOTION_AUTH": "required"})
     for name, (role, password) in ACCOUNTS.items():
         add_account(app, name, role, password)
     log = EmotionLog(f"sqlite:///{app.db_path}")

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import AppServer, start_server, stop_server
 from tests.e2e.e2e_page import LOAD_TIMEOUT_MS
-from tests.servers import free_port
+from tests.e2e.harness import AppServer, free_port, start_server, stop_server
 
 oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
 
@@ -43,11 +42,9 @@ def oidc_server(tmp_path_factory: pytest.TempPathFactory, provider: str) -> Iter
     )
     app = start_server(
         folder,
-        "--secrets.files",
-        str(secrets),
+        {"EMOTION_AUTH": "required", "EMOTION_OIDC_ROLES": '{"admin": ["ada@example.org"]}'},
         port=port,
-        EMOTION_AUTH="required",
-        EMOTION_OIDC_ROLES='{"admin": ["ada@example.org"]}',
+        options=("--secrets.files", str(secrets)),
     )
     yield app
     stop_server(app, "oidc")

@@ -9,15 +9,14 @@ import streamlit as st
 
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
-from ui import auth, resources
+from ui import auth, keys, resources
 from ui.widgets import page_setup
 
-OPERATORS_ENROLL_KEY = "operators_may_enroll"
 AUDIT_ROWS = 1000
 
 
 def _set_operators_may_enroll(config: Settings) -> None:
-    allowed = bool(st.session_state[OPERATORS_ENROLL_KEY])
+    allowed = bool(st.session_state[keys.OPERATORS_MAY_ENROLL])
     principal = auth.permit("access", subject="operators may enroll")
     if principal is None:
         return
@@ -38,7 +37,7 @@ def main() -> None:
     resources.show_flash()
     try:
         accounts = auth.accounts(config)
-        st.session_state[OPERATORS_ENROLL_KEY] = accounts.operators_may_enroll()
+        st.session_state[keys.OPERATORS_MAY_ENROLL] = accounts.operators_may_enroll()
         people = accounts.list()
         entries = auth.audit_log(config).entries(AUDIT_ROWS)
     except EmotionCoreError as exc:
@@ -46,7 +45,7 @@ def main() -> None:
         st.stop()
     st.toggle(
         "Operators may enroll",
-        key=OPERATORS_ENROLL_KEY,
+        key=keys.OPERATORS_MAY_ENROLL,
         on_change=_set_operators_may_enroll,
         args=(config,),
         help="Operators always have the live page; with this on they may also enroll people (not delete them).",
@@ -61,7 +60,7 @@ def main() -> None:
     st.caption("Manage them on the server with `python -m emotion_core users add|list|remove|passwd`.")
     st.subheader("Audit log")
     st.caption(f"Newest first, at most {AUDIT_ROWS} entries. Forgotten people appear under a pseudonym.")
-    with st.container(key="audit-log"):
+    with st.container(key=keys.AUDIT_LOG):
         st.dataframe(
             pd.DataFrame(
                 {
