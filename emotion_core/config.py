@@ -52,6 +52,9 @@ ANALYSIS_RANGES = {
     "emotion_window_s": (0.0, 60.0),
     "detect_period_s": (0.0, 10.0),
     "emotion_period_s": (0.0, 10.0),
+    "db_connect_timeout_s": (1.0, 300.0),
+    "db_lock_timeout_s": (0.1, 300.0),
+    "db_statement_timeout_s": (0.5, 3600.0),
 }
 INTEGER_SETTINGS = ("detect_width", "detect_upsample", "identity_votes")
 
@@ -65,7 +68,19 @@ ENV = {
     "weights": "EMOTION_WEIGHTS",
     "count_unknown": "EMOTION_COUNT_UNKNOWN",
     "ice_servers": "EMOTION_ICE_SERVERS",
+    "db_connect_timeout_s": "EMOTION_DB_CONNECT_TIMEOUT",
+    "db_lock_timeout_s": "EMOTION_DB_LOCK_TIMEOUT",
+    "db_statement_timeout_s": "EMOTION_DB_STATEMENT_TIMEOUT",
 }
+
+
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Seconds a database client waits: to connect, for a lock, for one statement."""
+
+    connect_s: float = 3.0
+    lock_s: float = 2.0
+    statement_s: float = 5.0
 
 
 def default_db_url() -> str:
@@ -112,6 +127,11 @@ class Settings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
     min_enroll_face: int = 40
+    # A database server that stops answering must not hang a page, the frame path or a command:
+    # seconds to wait for a connection, for a lock held by another server, for one statement.
+    db_connect_timeout_s: float = 3.0
+    db_lock_timeout_s: float = 2.0
+    db_statement_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faces_path", Path(self.faces_path))
@@ -129,6 +149,11 @@ class Settings:
             if name in INTEGER_SETTINGS and not value.is_integer():
                 raise SettingsError(f"{name} must be a whole number, not {getattr(self, name)!r}")
             object.__setattr__(self, name, int(value) if name in INTEGER_SETTINGS else value)
+
+    @property
+    def db_timeouts(self) -> DbTimeouts:
+        """The database timeouts as one value (what the store needs)."""
+        return DbTimeouts(self.db_connect_timeout_s, self.db_lock_timeout_s, self.db_statement_timeout_s)
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with `changes` applied and validated."""

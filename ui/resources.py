@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from emotion_core.analyzer import FrameAnalyzer
-from emotion_core.config import Settings, load_settings
+from emotion_core.config import DbTimeouts, Settings, load_settings
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
 from emotion_core.live import LiveSession
@@ -84,13 +84,13 @@ def emotion_model(config: Settings) -> ModelState:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _open_log(url: str) -> EmotionLog:
-    return EmotionLog(url)
+def _open_log(url: str, timeouts: DbTimeouts) -> EmotionLog:
+    return EmotionLog(url, timeouts)
 
 
 def emotion_log(config: Settings) -> EmotionLog:
     """The process-wide emotion log; raises `StoreError` when the database cannot be used."""
-    return _open_log(config.db_url)
+    return _open_log(config.db_url, config.db_timeouts)
 
 
 @dataclass

@@ -76,7 +76,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
     remove_person(settings.faces_path, args.name)
     from ..store import forget_person_records
 
-    print(f"forgot {args.name} and {forget_person_records(settings.db_url, args.name)} emotion record(s)")
+    records = forget_person_records(settings.db_url, args.name, settings.db_timeouts)
+    print(f"forgot {args.name} and {records} emotion record(s)")
     return 0
 
 

@@ -74,7 +74,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     settings = settings_from(args, sample_period=args.sample_period)
     model = load_model(args.model or settings.emotion_model, settings)
     registry = load_registry(settings.faces_path)
-    log = EmotionLog(settings.db_url) if args.db else None
+    log = EmotionLog(settings.db_url, settings.db_timeouts) if args.db else None
     try:
         report = analyze_video(args.video, registry, model, settings, every=args.every, log=log)
     finally:
@@ -140,7 +140,8 @@ def _time(unix: float | None) -> str:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    log = EmotionLog(settings_from(args).db_url)
+    settings = settings_from(args)
+    log = EmotionLog(settings.db_url, settings.db_timeouts)
     try:
         sessions = log.sessions()
     finally:
@@ -164,7 +165,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print("no sessions logged")
     else:
         for s in sessions:
-            score = (s.final or {}).get("overall_score")
+            final = s.final_scores()
+            score = final.overall_score if final is not None else None
             print(
                 f"{s.id}\t{_time(s.started_at)}\t{_time(s.ended_at)}\t{s.model or '-'}\t"
                 f"{s.observations} observations\tscore {_format_score(score)}\t{', '.join(s.people) or '-'}"
@@ -173,7 +175,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    log = EmotionLog(settings_from(args).db_url)
+    settings = settings_from(args)
+    log = EmotionLog(settings.db_url, settings.db_timeouts)
     try:
         rows = log.export_csv(args.session, args.csv)
     finally:
