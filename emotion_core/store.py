@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -74,20 +75,16 @@ class EmotionLog:
     """Sessions and observations in the database at `url`, written off the caller's thread."""
 
     def __init__(self, url: str, timeouts: DbTimeouts | None = None) -> None:
-        """Open the database (upgrading its schema; SQLite in WAL mode) and start the writer thread.
+        """Prepare the database and start the writer thread (no connection is made yet).
 
-        Raises `StoreError` only for an unusable URL; a database that refuses writes is reported
-        through `last_error` and retried.
+        Raises `StoreError` only for an unusable URL. The schema is upgraded on first use; a
+        database that refuses writes is reported through `last_error` and retried.
         """
         self._engine = make_engine(url, timeouts)
+        self._schema_lock = threading.Lock()
         self._schema_ready = False
         self._salt: str | None = None
         self._queue = WriteBehind(self._store_batch)
-        with self._queue.paused():
-            try:
-                self._ensure_schema()
-            except SQLAlchemyError as exc:
-                self._queue.fail(f"cannot write the emotion log: {reason(exc)}")
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -220,9 +217,19 @@ class EmotionLog:
         return self._salt
 
     def _ensure_schema(self) -> None:
-        if not self._schema_ready:
-            upgrade(self._engine)
-            self._schema_ready = True
+        with self._schema_lock:
+            if not self._schema_ready:
+                upgrade(self._engine)
+                self._schema_ready = True
+
+    def _read_schema(self) -> None:
+        """Upgrade the schema before a read if the database allows (a read-only one may still be read)."""
+        try:
+            self._ensure_schema()
+        except SQLAlchemyError as exc:
+            if getattr(exc, "statement", None) is None:  # no connection at all: the read would wait again
+                raise _read_error(exc) from None
+            logger.warning("cannot upgrade the emotion log's schema: %s", reason(exc))
 
     # -- deleting ----------------------------------------------------------------------------
 
@@ -295,6 +302,7 @@ class EmotionLog:
     def sessions(self) -> list[SessionInfo]:
         """Stored sessions, newest first."""
         s, o = sessions_table, observations_table
+        self._read_schema()
         try:
             with self._engine.connect() as conn:
                 counts: dict[int, int] = dict(
@@ -319,6 +327,7 @@ class EmotionLog:
         query = select(o.c.timestamp, o.c.person, o.c.emotion, o.c.probability).order_by(o.c.timestamp, o.c.id)
         if session_id is not None:
             query = query.where(o.c.session_id == self.stored_id(session_id))
+        self._read_schema()
         try:
             with self._engine.connect() as conn:
                 return [Observation(*row) for row in conn.execute(query)]

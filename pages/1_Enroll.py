@@ -43,7 +43,7 @@ def enroll_form(config: Settings) -> None:
     try:
         with st.spinner(f"Finding and encoding the face in {len(images)} image(s)…"):
             added = enroll(
-                config.faces_path,
+                resources.registry_store(config),
                 name,
                 images,
                 tolerance=config.tolerance,
@@ -70,7 +70,7 @@ def _cancel_forget() -> None:
 def _forget(config: Settings, name: str) -> None:
     st.session_state.pop(CONFIRM_FORGET_KEY, None)
     try:
-        remove_person(config.faces_path, name)
+        remove_person(resources.registry_store(config), name)
     except EmotionCoreError as exc:
         resources.flash("error", f"{name} was not deleted: {exc}")
         return

@@ -17,14 +17,15 @@ from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import DbTimeouts, Settings, load_settings
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
-from emotion_core.live import LiveSession
-from emotion_core.registry import Registry, load_registry
+from emotion_core.live import LiveSession, Snapshot
+from emotion_core.registry import Registry, RegistryWatcher, open_registry
 from emotion_core.store import EmotionLog
 from emotion_core.weights import model_status
 
 LIVE_KEY = "_ec_live"
 PAGE_KEY = "_ec_page"
 FLASH_KEY = "_ec_flash"
+DELETED_KEY = "_ec_deleted_elsewhere"
 
 
 def settings() -> Settings:
@@ -36,22 +37,19 @@ def settings() -> Settings:
         st.stop()
 
 
-def _file_stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
-
-
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _load_registry(path: str, stamp: tuple[int, int] | None) -> Registry:
-    return load_registry(path)
+def _registry_watcher(faces_path: str, db_url: str, _config: Settings) -> RegistryWatcher:
+    return RegistryWatcher(open_registry(_config))
+
+
+def registry_store(config: Settings) -> RegistryWatcher:
+    """The process-wide registry store (faces.pkl, or the database server); enroll and forget through it."""
+    return _registry_watcher(str(config.faces_path), config.db_url, config)
 
 
 def registry(config: Settings) -> Registry:
-    """The enrolled people, reloaded when `faces.pkl` changes; raises `RegistryError` if unreadable."""
-    return _load_registry(str(config.faces_path), _file_stamp(config.faces_path))
+    """The enrolled people, re-read when they changed; raises `RegistryError` if unreadable."""
+    return registry_store(config).current()
 
 
 @dataclass(frozen=True)
@@ -116,10 +114,47 @@ def live_parts(config: Settings, people: Registry, model: ModelState, log: Emoti
         # A model fetched while the app runs: new analyzer (tracks restart), same counts.
         parts.analyzer = FrameAnalyzer(people, model.model, config)
         parts.model, parts.registry = model.model, people
-    elif parts.registry is not people:
+    else:
+        _use_registry(parts, people)
+    return parts
+
+
+def _use_registry(parts: LiveParts, people: Registry) -> None:
+    if parts.registry is not people:
         parts.analyzer.set_registry(people)
         parts.registry = people
-    return parts
+
+
+def sync_registry(config: Settings) -> None:
+    """Give this browser session's analyzer the people enrolled now, also by other servers.
+
+    Called on the live figures' timer, so a running camera names new people within seconds.
+    """
+    parts: LiveParts | None = st.session_state.get(LIVE_KEY)
+    if parts is None:
+        return
+    try:
+        _use_registry(parts, registry(config))
+    except EmotionCoreError:
+        return  # the page shows the registry error on its next full run
+
+
+def deleted_elsewhere(config: Settings, session: LiveSession, snapshot: Snapshot) -> bool:
+    """Stop counting if the counted session was deleted (on another server or page).
+
+    True from then until counting starts again, for the page to say so.
+    """
+    if snapshot.counting:
+        try:
+            log = emotion_log(config)
+        except EmotionCoreError:
+            return False
+        if not log.was_deleted(snapshot.session_id):
+            st.session_state.pop(DELETED_KEY, None)
+            return False
+        session.stop_counting()
+        st.session_state[DELETED_KEY] = snapshot.session_id
+    return DELETED_KEY in st.session_state
 
 
 def current_live_session() -> LiveSession | None:

@@ -11,7 +11,7 @@ from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
 from ..labels import LABELS
 from ..live import FinalScores
-from ..registry import load_registry
+from ..registry import open_registry
 from ..replay import analyze_video
 from ..store import EmotionLog, write_csv
 from . import print_json, settings_from
@@ -73,7 +73,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     settings = settings_from(args, sample_period=args.sample_period)
     model = load_model(args.model or settings.emotion_model, settings)
-    registry = load_registry(settings.faces_path)
+    registry = open_registry(settings).load()
     log = EmotionLog(settings.db_url, settings.db_timeouts) if args.db else None
     try:
         report = analyze_video(args.video, registry, model, settings, every=args.every, log=log)

@@ -160,8 +160,8 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_server(folder: Path) -> AppServer:
-    """Start the app on a free 127.0.0.1 port with the registry and database in `folder`."""
+def start_server(folder: Path, env: dict[str, str] | None = None) -> AppServer:
+    """Start the app on a free 127.0.0.1 port with the registry and database in `folder` (`env` overrides)."""
     port = _free_port()
     faces_path, db_path, log_path = folder / "faces.pkl", folder / "emotions.db", folder / "streamlit.log"
     env = {
@@ -169,6 +169,7 @@ def start_server(folder: Path) -> AppServer:
         "EMOTION_FACES": str(faces_path),
         "EMOTION_DB_URL": f"sqlite:///{db_path}",
         "EMOTION_MODEL": os.environ.get("EMOTION_MODEL", "faceapi"),
+        **(env or {}),
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
