@@ -13,13 +13,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from emotion_core.analyzer import FrameAnalyzer
+from emotion_core import worker
 from emotion_core.config import DbTimeouts, Settings, load_settings
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
 from emotion_core.live import LiveSession, Snapshot
 from emotion_core.registry import Registry, RegistryWatcher, open_registry
 from emotion_core.store import EmotionLog
+from emotion_core.stream import LiveStream
 from emotion_core.weights import model_status
 
 LIVE_KEY = "_ec_live"
@@ -93,9 +94,9 @@ def emotion_log(config: Settings) -> EmotionLog:
 
 @dataclass
 class LiveParts:
-    """One browser session's analyzer and counting session (the frame callback captures both)."""
+    """One browser session's camera stream (with its analysis process) and counting session."""
 
-    analyzer: FrameAnalyzer
+    stream: LiveStream
     session: LiveSession
     registry: Registry
     model: EmotionModel | None
@@ -106,13 +107,14 @@ def live_parts(config: Settings, people: Registry, model: ModelState, log: Emoti
     parts: LiveParts | None = st.session_state.get(LIVE_KEY)
     if parts is None:
         session = LiveSession(config, log, model_name=model.name)
-        parts = LiveParts(FrameAnalyzer(people, model.model, config), session, people, model.model)
-        # When Streamlit drops the browser session (tab closed), a running count is ended and saved.
-        weakref.finalize(parts, session.close)
+        parts = LiveParts(LiveStream(config, people, model.name, session), session, people, model.model)
+        # When Streamlit drops the browser session (tab closed), the analysis process ends and a
+        # running count is ended and saved.
+        weakref.finalize(parts, _close_live, parts.stream, session)
         st.session_state[LIVE_KEY] = parts
     elif parts.model is not model.model:
-        # A model fetched while the app runs: new analyzer (tracks restart), same counts.
-        parts.analyzer = FrameAnalyzer(people, model.model, config)
+        # A model fetched while the app runs: a new analysis process (tracks restart), same counts.
+        parts.stream.set_model(model.name, people)
         parts.model, parts.registry = model.model, people
     else:
         _use_registry(parts, people)
@@ -121,7 +123,7 @@ def live_parts(config: Settings, people: Registry, model: ModelState, log: Emoti
 
 def _use_registry(parts: LiveParts, people: Registry) -> None:
     if parts.registry is not people:
-        parts.analyzer.set_registry(people)
+        parts.stream.set_registry(people)
         parts.registry = people
 
 
@@ -155,6 +157,17 @@ def deleted_elsewhere(config: Settings, session: LiveSession, snapshot: Snapshot
         session.stop_counting()
         st.session_state[DELETED_KEY] = snapshot.session_id
     return DELETED_KEY in st.session_state
+
+
+def _close_live(stream: LiveStream, session: LiveSession) -> None:
+    stream.close()
+    session.close()
+
+
+@st.cache_resource(show_spinner=False)
+def start_analysis_server() -> None:
+    """Start the fork server of the analysis processes once per server process, ahead of START."""
+    worker.prepare()
 
 
 def current_live_session() -> LiveSession | None:
