@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up the project (virtual environment at .venv, models) and run it.
 #   ./run.sh app    set up, then start the app on http://127.0.0.1:8501
-#   ./run.sh test   set up (including Chromium for the browser tests), then run every test
+#   ./run.sh test   set up (including Chromium, PostgreSQL and nginx for the tests), then run every test
 #   ./run.sh setup  only set up (with the test and lint tools)
 # Extra arguments after `test` go to pytest.
 set -euo pipefail
@@ -45,12 +45,31 @@ setup_browser() {
   fi
 }
 
+# PostgreSQL (the tests start a private server: tests/postgres.py) and nginx (the replica test runs
+# deploy/nginx.conf). Debian's packages would start system-wide services on install: a policy-rc.d
+# keeps them stopped, so nothing listens on 5432 or 80 afterwards.
+setup_servers() {
+  local missing=()
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  [ ${#missing[@]} -eq 0 ] && return
+  echo "== installing ${missing[*]} for the database and replica tests"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  local policy=/usr/sbin/policy-rc.d added=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" && added=1
+  fi
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ -z "$added" ] || $sudo rm -f "$policy"
+}
+
 case "${1:-}" in
   setup) setup_venv requirements-test.txt; setup_models ;;
   app) setup_venv requirements.txt; setup_models; exec "$VENV/bin/streamlit" run app.py ;;
   test)
     shift
-    setup_venv requirements-test.txt; setup_models; setup_browser
+    setup_venv requirements-test.txt; setup_models; setup_browser; setup_servers
     echo "== lint and types"
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .

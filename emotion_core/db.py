@@ -230,10 +230,13 @@ def erase(engine: Engine, tables: tuple[str, ...]) -> None:
     """Make deleted rows of `tables` unreadable from the database files.
 
     SQLite: `secure_delete` zeroed them; the write-ahead log is checkpointed and truncated.
-    PostgreSQL: VACUUM frees the dead rows in the table files and REINDEX rebuilds the index files
-    that still held their keys (both work for the table owner, no superuser needed). The write-ahead
-    log keeps them until it is recycled (docs/privacy-security.md). Failures are logged, not raised:
-    the rows are deleted either way.
+    PostgreSQL: VACUUM FULL rewrites each table and its indexes into new files without the deleted
+    rows (a plain VACUUM leaves their bytes in the pages' free space and in index pages); name
+    columns keep no statistics (migration 0002), so pg_statistic never holds a name. All of it works
+    for the table owner, no superuser needed. VACUUM FULL locks the table while
+    it runs: other servers' writes wait (at most the lock timeout, then the write-behind queue
+    retries). The write-ahead log keeps the rows until it is recycled (docs/privacy-security.md).
+    Failures are logged, not raised: the rows are deleted either way.
     """
     try:
         with engine.connect() as conn:
@@ -245,7 +248,6 @@ def erase(engine: Engine, tables: tuple[str, ...]) -> None:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.exec_driver_sql(f"SET statement_timeout = {int(ERASE_STATEMENT_TIMEOUT_S * 1000)}")
             for table in tables:
-                conn.exec_driver_sql(f"VACUUM {table}")
-                conn.exec_driver_sql(f"REINDEX TABLE CONCURRENTLY {table}")
+                conn.exec_driver_sql(f"VACUUM (FULL, ANALYZE) {table}")
     except SQLAlchemyError as exc:
         logger.warning("erasing deleted rows from the database files failed: %s", reason(exc))

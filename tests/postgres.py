@@ -72,8 +72,12 @@ class PostgresServer:
 
 
 @contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a private cluster in a temporary folder; stop it and delete the folder afterwards."""
+def postgres_server(fsync: bool = False) -> Iterator[PostgresServer]:
+    """Start a private cluster in a temporary folder; stop it and delete the folder afterwards.
+
+    Tests run without fsync (faster, and a crash of the machine loses nothing a test needs);
+    benchmarks pass `fsync=True` for production-like figures.
+    """
     bin_dir = _bin_dir()
     if bin_dir is None:
         raise RuntimeError("PostgreSQL is not installed: install Debian's postgresql (./run.sh test does)")
@@ -110,7 +114,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             check=True,
             capture_output=True,
         )
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c fsync=off"
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c fsync={'on' if fsync else 'off'}"
         subprocess.run(
             [
                 *run_as,
