@@ -45,6 +45,11 @@ class PostgresServer:
     port: int
     password: str
     data_dir: Path
+    pg_ctl: list[str]  # the pg_ctl command line (run as the cluster's OS user) up to its action
+
+    def restart(self) -> None:
+        """Restart the server (fast shutdown: open connections are cut, as in a crash of the peer)."""
+        subprocess.run([*self.pg_ctl, "-m", "fast", "-w", "restart"], check=True, capture_output=True)
 
     def admin(self, database: str = "postgres") -> psycopg.Connection:
         """A superuser connection in autocommit mode (for setting up roles and databases)."""
@@ -114,26 +119,11 @@ def postgres_server(fsync: bool = False) -> Iterator[PostgresServer]:
             check=True,
             capture_output=True,
         )
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c fsync={'on' if fsync else 'off'}"
-        subprocess.run(
-            [
-                *run_as,
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(root / "log"),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                str(START_TIMEOUT_S),
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        server = PostgresServer(port, password, data)
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root}"
+        options += f" -c fsync={'on' if fsync else 'off'}"
+        pg_ctl = [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options]
+        subprocess.run([*pg_ctl, "-w", "-t", str(START_TIMEOUT_S), "start"], check=True, capture_output=True)
+        server = PostgresServer(port, password, data, pg_ctl)
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
@@ -146,8 +136,6 @@ def postgres_server(fsync: bool = False) -> Iterator[PostgresServer]:
         try:
             yield server
         finally:
-            subprocess.run(
-                [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True
-            )
+            subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)

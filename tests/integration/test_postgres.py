@@ -14,6 +14,8 @@ import numpy as np
 import psycopg
 import pytest
 
+from emotion_core.config import DbTimeouts
+from emotion_core.db import make_engine
 from emotion_core.errors import EnrollmentError
 from emotion_core.registry import FileRegistry, RegistryWatcher, add_person, load_registry, remove_person
 from emotion_core.registry_db import DatabaseRegistry
@@ -184,6 +186,17 @@ def test_servers_starting_together_upgrade_the_schema_once(pg_url):
     assert sum("upgraded to" in out for _, out, _ in results) == 1
     again = cli("db", "upgrade", db_url=pg_url)
     assert again.returncode == 0 and "already at" in again.stdout
+
+
+def test_every_connection_has_the_configured_server_timeouts(pg_url):
+    engine = make_engine(f"{pg_url}?options=-c%20work_mem%3D8MB", DbTimeouts(connect_s=3, lock_s=1.5, statement_s=4))
+    try:
+        with engine.connect() as conn:
+            shown = [conn.exec_driver_sql(f"SHOW {name}").scalar() for name in ("lock_timeout", "statement_timeout")]
+            assert conn.exec_driver_sql("SHOW work_mem").scalar() == "8MB"  # the URL's own options are kept
+    finally:
+        engine.dispose()
+    assert shown == ["1500ms", "4s"]
 
 
 def test_the_app_role_is_no_superuser(pg_url):
