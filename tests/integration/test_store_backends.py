@@ -94,75 +94,72 @@ def test_a_session_started_while_refused_keeps_every_later_row_its_end_and_final
     assert not log.was_deleted(stored)
 
 
-def test_late_rows_of_a_session_deleted_on_another_server_are_refused(log, any_db_url):
-    other_server = EmotionLog(any_db_url)
-    try:
-        session = LiveSession(Settings(), log)
-        session.start_counting(now=100.0)
-        feed(session, [face(1, "Ann")], 2.0, start=100.0)
-        assert log.flush()
-        stored = session.snapshot().session_id
-        other_server.delete_session(stored)
-        feed(session, [face(1, "Ann")], 2.0, start=102.0)
-        session.stop_counting(now=104.0)
-        assert log.flush()
-        assert log.was_deleted(stored) and log.last_error is None
-        assert rows(any_db_url, "SELECT count(*) FROM observations") == [(0,)]
-        assert rows(any_db_url, "SELECT count(*) FROM sessions") == [(0,)]
-        # A new session never reuses the deleted id (SQLite would, without the tombstone).
-        fresh = log.start_session(200.0, None, {})
-        assert fresh > stored and not log.was_deleted(fresh)
-    finally:
-        other_server.close()
+@pytest.fixture
+def other_server(any_db_url: str) -> Iterator[EmotionLog]:
+    """The emotion log of another app server on the same database."""
+    emotion_log = EmotionLog(any_db_url)
+    yield emotion_log
+    emotion_log.close()
 
 
-def test_delete_all_on_another_server_is_final(log, any_db_url):
-    other_server = EmotionLog(any_db_url)
-    try:
-        session = LiveSession(Settings(), log)
-        session.start_counting(now=100.0)
-        feed(session, [face(1, "Ann")], 1.0, start=100.0)
-        assert log.flush()
-        stored = session.snapshot().session_id
-        other_server.delete_all()
-        assert other_server.sessions() == []
-        feed(session, [face(1, "Ann")], 5.0, start=101.0)
-        assert log.flush()
-        assert log.was_deleted(stored)
-        assert rows(any_db_url, "SELECT count(*) FROM observations") == [(0,)]
-    finally:
-        other_server.close()
+def counting(log: EmotionLog, seconds: float) -> tuple[LiveSession, int]:
+    """A session counting Ann from t=100 for `seconds`, stored; return it and its stored id."""
+    session = LiveSession(Settings(), log)
+    session.start_counting(now=100.0)
+    feed(session, [face(1, "Ann")], seconds, start=100.0)
+    assert log.flush()
+    return session, session.snapshot().session_id
 
 
-def test_a_forgotten_person_is_not_written_back_by_another_server(log, any_db_url):
-    other_server = EmotionLog(any_db_url)
-    try:
-        session = LiveSession(Settings(), log)
-        now = time.time()
-        session.start_counting(now=now)
-        feed(session, [face(1, "Ann Example"), face(2, "Bob")], 2.0, start=now)
-        assert log.flush()
-        with refusing_writes(any_db_url):  # this server's next rows wait in memory...
-            feed(session, [face(1, "Ann Example"), face(2, "Bob")], 2.0, start=now + 2)
-            assert not log.flush(timeout=3.0)
-        assert other_server.forget_person("Ann Example") >= 4  # ...while another server forgets Ann
-        session.stop_counting(now=now + 4)
-        assert log.flush(timeout=15.0)
-        assert rows(any_db_url, "SELECT DISTINCT person FROM observations") == [("Bob",)]
-        (info,) = log.sessions()
-        assert list(info.final["people"]) == ["Bob"]
-        # The name is in no column of any table; the tombstone keeps a salted hash.
-        for (table,) in rows(
-            any_db_url,
-            "SELECT name FROM sqlite_master WHERE type = 'table'"
-            if any_db_url.startswith("sqlite")
-            else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
-        ):
-            for row in rows(any_db_url, f"SELECT * FROM {table}"):
-                assert "Ann Example" not in repr(row), table
-        assert len(rows(any_db_url, "SELECT name_hash FROM forgotten_people")[0][0]) == 64
-    finally:
-        other_server.close()
+def test_late_rows_of_a_session_deleted_on_another_server_are_refused(log, other_server, any_db_url):
+    session, stored = counting(log, 2.0)
+    other_server.delete_session(stored)
+    feed(session, [face(1, "Ann")], 2.0, start=102.0)
+    session.stop_counting(now=104.0)
+    assert log.flush()
+    assert log.was_deleted(stored) and log.last_error is None
+    assert rows(any_db_url, "SELECT count(*) FROM observations") == [(0,)]
+    assert rows(any_db_url, "SELECT count(*) FROM sessions") == [(0,)]
+    # A new session never reuses the deleted id (SQLite would, without the tombstone).
+    fresh = log.start_session(200.0, None, {})
+    assert fresh > stored and not log.was_deleted(fresh)
+
+
+def test_delete_all_on_another_server_is_final(log, other_server, any_db_url):
+    session, stored = counting(log, 1.0)
+    other_server.delete_all()
+    assert other_server.sessions() == []
+    feed(session, [face(1, "Ann")], 5.0, start=101.0)
+    assert log.flush()
+    assert log.was_deleted(stored)
+    assert rows(any_db_url, "SELECT count(*) FROM observations") == [(0,)]
+
+
+def test_a_forgotten_person_is_not_written_back_by_another_server(log, other_server, any_db_url):
+    session = LiveSession(Settings(), log)
+    now = time.time()
+    session.start_counting(now=now)
+    feed(session, [face(1, "Ann Example"), face(2, "Bob")], 2.0, start=now)
+    assert log.flush()
+    with refusing_writes(any_db_url):  # this server's next rows wait in memory...
+        feed(session, [face(1, "Ann Example"), face(2, "Bob")], 2.0, start=now + 2)
+        assert not log.flush(timeout=3.0)
+    assert other_server.forget_person("Ann Example") >= 4  # ...while another server forgets Ann
+    session.stop_counting(now=now + 4)
+    assert log.flush(timeout=15.0)
+    assert rows(any_db_url, "SELECT DISTINCT person FROM observations") == [("Bob",)]
+    (info,) = log.sessions()
+    assert list(info.final["people"]) == ["Bob"]
+    # The name is in no column of any table; the tombstone keeps a salted hash.
+    for (table,) in rows(
+        any_db_url,
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+        if any_db_url.startswith("sqlite")
+        else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+    ):
+        for row in rows(any_db_url, f"SELECT * FROM {table}"):
+            assert "Ann Example" not in repr(row), table
+    assert len(rows(any_db_url, "SELECT name_hash FROM forgotten_people")[0][0]) == 64
 
 
 def test_the_person_counted_again_well_after_a_forget_is_stored(log):
