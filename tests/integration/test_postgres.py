@@ -20,7 +20,7 @@ from emotion_core.errors import EnrollmentError
 from emotion_core.registry import FileRegistry, RegistryWatcher, add_person, load_registry, remove_person
 from emotion_core.registry_db import DatabaseRegistry
 from emotion_core.store import EmotionLog, Observation
-from tests.conftest import GROUPS, PROJECT_ROOT, photos
+from tests.data import GROUPS, PROJECT_ROOT, photos
 
 RNG = np.random.default_rng(14)
 RELATIONS = (
@@ -97,6 +97,7 @@ def test_a_watcher_sees_changes_made_by_another_process_within_seconds(pg_url):
         reader.close()
 
 
+@pytest.mark.requires_data
 def test_cli_processes_share_people_through_the_database(pg_url, tmp_path):
     """enroll in one process, identify --json in another with a different --faces path names the person."""
     done = cli("enroll", "Barack Obama", *photos("barack_obama")[:2], db_url=pg_url, faces=tmp_path / "a.pkl")
