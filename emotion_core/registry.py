@@ -330,6 +330,7 @@ class RegistryWatcher:
         self._checked = -math.inf
         self._version: Hashable = _NEVER_LOADED
         self._registry = Registry()
+        self._error: RegistryError | None = None
 
     @property
     def location(self) -> str:
@@ -354,14 +355,17 @@ class RegistryWatcher:
         with self._lock:
             now = time.monotonic()
             if now - self._checked >= self._period:
+                self._checked = now  # also after a failure: one attempt per period, not per call
                 try:
                     version = self._store.version()
                     if version != self._version:
                         self._registry = self._store.load()
                         self._version = version
+                    self._error = None
                 except RegistryError as exc:
-                    if self._version is _NEVER_LOADED:
-                        raise
-                    logger.warning("keeping the enrolled people read before: %s", exc)
-                self._checked = now
+                    self._error = exc
+                    if self._version is not _NEVER_LOADED:
+                        logger.warning("keeping the enrolled people read before: %s", exc)
+            if self._error is not None and self._version is _NEVER_LOADED:
+                raise self._error
             return self._registry
