@@ -61,6 +61,7 @@ class SessionInfo:
     people: list[str]
     final: dict | None  # `FinalScores.to_dict` form; None while running
     observations: int
+    settings: dict | None = None  # the settings it was counted with (`LiveSession` stores them)
 
     def final_scores(self) -> FinalScores | None:
         """The frozen final scores of a finished session."""
@@ -317,7 +318,9 @@ class EmotionLog:
         except SQLAlchemyError as exc:
             raise _read_error(exc) from None
         return [
-            SessionInfo(r.id, r.started_at, r.ended_at, r.model, people.get(r.id, []), r.final, counts.get(r.id, 0))
+            SessionInfo(
+                r.id, r.started_at, r.ended_at, r.model, people.get(r.id, []), r.final, counts.get(r.id, 0), r.settings
+            )
             for r in rows
         ]
 

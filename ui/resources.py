@@ -23,10 +23,7 @@ from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
 from emotion_core.weights import model_status
 
-LIVE_KEY = "_ec_live"
-PAGE_KEY = "_ec_page"
-FLASH_KEY = "_ec_flash"
-DELETED_KEY = "_ec_deleted_elsewhere"
+from . import keys
 
 
 def settings() -> Settings:
@@ -39,18 +36,18 @@ def settings() -> Settings:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _registry_watcher(faces_path: str, db_url: str, _config: Settings) -> RegistryWatcher:
-    return RegistryWatcher(open_registry(_config))
+def _registry_watcher(faces_path: str, db_url: str, _settings: Settings) -> RegistryWatcher:
+    return RegistryWatcher(open_registry(_settings))
 
 
-def registry_store(config: Settings) -> RegistryWatcher:
+def registry_store(settings: Settings) -> RegistryWatcher:
     """The process-wide registry store (faces.pkl, or the database server); enroll and forget through it."""
-    return _registry_watcher(str(config.faces_path), config.db_url, config)
+    return _registry_watcher(str(settings.faces_path), settings.db_url, settings)
 
 
-def registry(config: Settings) -> Registry:
+def registry(settings: Settings) -> Registry:
     """The enrolled people, re-read when they changed; raises `RegistryError` if unreadable."""
-    return registry_store(config).current()
+    return registry_store(settings).current()
 
 
 @dataclass(frozen=True)
@@ -76,10 +73,10 @@ def _load_model(choice: str, models_dir: str, stamp: tuple) -> ModelState:
         return ModelState(choice, None, str(exc))
 
 
-def emotion_model(config: Settings) -> ModelState:
+def emotion_model(settings: Settings) -> ModelState:
     """The configured emotion model, loaded once; retried when model files appear or change."""
-    stamp = tuple((s.name, s.available, s.size_bytes) for s in model_status(config.models_dir))
-    return _load_model(config.emotion_model, str(config.models_dir), stamp)
+    stamp = tuple((s.name, s.available, s.size_bytes) for s in model_status(settings.models_dir))
+    return _load_model(settings.emotion_model, str(settings.models_dir), stamp)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -87,9 +84,9 @@ def _open_log(url: str, timeouts: DbTimeouts) -> EmotionLog:
     return EmotionLog(url, timeouts)
 
 
-def emotion_log(config: Settings) -> EmotionLog:
+def emotion_log(settings: Settings) -> EmotionLog:
     """The process-wide emotion log; raises `StoreError` when the database cannot be used."""
-    return _open_log(config.db_url, config.db_timeouts)
+    return _open_log(settings.db_url, settings.db_timeouts)
 
 
 @dataclass
@@ -102,16 +99,16 @@ class LiveParts:
     model: EmotionModel | None
 
 
-def live_parts(config: Settings, people: Registry, model: ModelState, log: EmotionLog | None) -> LiveParts:
+def live_parts(settings: Settings, people: Registry, model: ModelState, log: EmotionLog | None) -> LiveParts:
     """This browser session's live objects, created on first use and kept up to date."""
-    parts: LiveParts | None = st.session_state.get(LIVE_KEY)
+    parts: LiveParts | None = st.session_state.get(keys.LIVE_PARTS)
     if parts is None:
-        session = LiveSession(config, log, model_name=model.name)
-        parts = LiveParts(LiveStream(config, people, model.name, session), session, people, model.model)
+        session = LiveSession(settings, log, model_name=model.name)
+        parts = LiveParts(LiveStream(settings, people, model.name, session), session, people, model.model)
         # When Streamlit drops the browser session (tab closed), the analysis process ends and a
         # running count is ended and saved.
         weakref.finalize(parts, _close_live, parts.stream, session)
-        st.session_state[LIVE_KEY] = parts
+        st.session_state[keys.LIVE_PARTS] = parts
     elif parts.model is not model.model:
         # A model fetched while the app runs: a new analysis process (tracks restart), same counts.
         parts.stream.set_model(model.name, people)
@@ -127,36 +124,36 @@ def _use_registry(parts: LiveParts, people: Registry) -> None:
         parts.registry = people
 
 
-def sync_registry(config: Settings) -> None:
+def sync_registry(settings: Settings) -> None:
     """Give this browser session's analyzer the people enrolled now, also by other servers.
 
     Called on the live figures' timer, so a running camera names new people within seconds.
     """
-    parts: LiveParts | None = st.session_state.get(LIVE_KEY)
+    parts: LiveParts | None = st.session_state.get(keys.LIVE_PARTS)
     if parts is None:
         return
     try:
-        _use_registry(parts, registry(config))
+        _use_registry(parts, registry(settings))
     except EmotionCoreError:
         return  # the page shows the registry error on its next full run
 
 
-def deleted_elsewhere(config: Settings, session: LiveSession, snapshot: Snapshot) -> bool:
+def deleted_elsewhere(settings: Settings, session: LiveSession, snapshot: Snapshot) -> bool:
     """Stop counting if the counted session was deleted (on another server or page).
 
     True from then until counting starts again, for the page to say so.
     """
     if snapshot.counting:
         try:
-            log = emotion_log(config)
+            log = emotion_log(settings)
         except EmotionCoreError:
             return False
         if not log.was_deleted(snapshot.session_id):
-            st.session_state.pop(DELETED_KEY, None)
+            st.session_state.pop(keys.DELETED_ELSEWHERE, None)
             return False
         session.stop_counting()
-        st.session_state[DELETED_KEY] = snapshot.session_id
-    return DELETED_KEY in st.session_state
+        st.session_state[keys.DELETED_ELSEWHERE] = snapshot.session_id
+    return keys.DELETED_ELSEWHERE in st.session_state
 
 
 def _close_live(stream: LiveStream, session: LiveSession) -> None:
@@ -172,20 +169,20 @@ def start_analysis_server() -> None:
 
 def current_live_session() -> LiveSession | None:
     """This browser session's `LiveSession` if the live page has created one."""
-    parts: LiveParts | None = st.session_state.get(LIVE_KEY)
+    parts: LiveParts | None = st.session_state.get(keys.LIVE_PARTS)
     return parts.session if parts is not None else None
 
 
 def enter_page(name: str) -> str | None:
     """Record that page `name` is running in this browser session; return the previous page."""
-    previous = st.session_state.get(PAGE_KEY)
-    st.session_state[PAGE_KEY] = name
+    previous = st.session_state.get(keys.CURRENT_PAGE)
+    st.session_state[keys.CURRENT_PAGE] = name
     return previous
 
 
 def flash(kind: str, text: str) -> None:
     """Queue a message (kind: success, info, warning, error) for `show_flash` on the next run."""
-    st.session_state[FLASH_KEY] = (kind, text)
+    st.session_state[keys.FLASH] = (kind, text)
 
 
 def show_flash() -> None:
@@ -195,7 +192,7 @@ def show_flash() -> None:
     otherwise a message would shift them and the browser briefly shows the old and new widgets.
     """
     slot = st.empty()
-    message = st.session_state.pop(FLASH_KEY, None)
+    message = st.session_state.pop(keys.FLASH, None)
     if message is not None:
         kind, text = message
         getattr(slot, kind)(text)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import RegistryError
+from ..errors import RegistryError, StoreError
 from ..images import load_image
-from ..registry import FileRegistry, Registry, load_registry, open_registry, remove_person, save_registry
+from ..registry import FileRegistry, Registry, load_registry, open_registry, save_registry
 from ..tools.evaluation import evaluate_faces
 from . import print_json, settings_from
 
@@ -86,12 +86,13 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    remove_person(open_registry(settings), args.name)
-    from ..store import forget_person_records
+    from ..people import forget_person
 
-    records = forget_person_records(settings.db_url, args.name, settings.db_timeouts)
-    print(f"forgot {args.name} and {records} emotion record(s)")
+    settings = settings_from(args)
+    result = forget_person(open_registry(settings), settings.db_url, args.name, settings.db_timeouts)
+    if result.records_error is not None:
+        raise StoreError(result.records_error)
+    print(f"forgot {result.name} and {result.records} emotion record(s)")
     return 0
 
 

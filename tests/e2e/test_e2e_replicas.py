@@ -21,8 +21,9 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Request, expect
 
-from tests.e2e.conftest import ASTRONAUT, ASTRONAUT_PHOTO, AppServer, start_server, stop_server
+from tests.e2e.conftest import ASTRONAUT, ASTRONAUT_PHOTO
 from tests.e2e.e2e_page import LOAD_TIMEOUT_MS, read_table, wait_until
+from tests.e2e.harness import AppServer, start_server, stop_server
 from tests.servers import Proxy, nginx_proxy
 
 
