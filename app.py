@@ -7,14 +7,15 @@ from datetime import datetime
 
 import streamlit as st
 
+from emotion_core import charts
 from emotion_core.config import DEFAULT_WEIGHTS, SAMPLE_PERIOD_RANGE, TOLERANCE_RANGE, WEIGHT_RANGE, Settings
 from emotion_core.errors import EmotionCoreError
 from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
-from emotion_core.weights import FETCH_HINT
 from emotion_core.registry import Registry
 from emotion_core.store import EmotionLog
-from ui import charts, resources
+from emotion_core.weights import FETCH_HINT
+from ui import resources
 from ui.camera import camera, make_frame_callback
 from ui.widgets import COUNT_KEY, delete_all_records, page_setup, privacy_notice, store_error
 

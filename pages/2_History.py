@@ -9,10 +9,11 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
+from emotion_core import charts
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
 from emotion_core.store import EmotionLog, SessionInfo, write_csv
-from ui import charts, resources
+from ui import resources
 from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
 
 CONFIRM_DELETE_KEY = "_ec_confirm_delete_session"
