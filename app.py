@@ -230,6 +230,7 @@ st.navigation(
     [
         st.Page(live_page, title="Live", icon=":material/videocam:", default=True),
         st.Page("pages/1_Enroll.py", title="Enroll", icon=":material/person_add:"),
+        st.Page("pages/3_Video.py", title="Video", icon=":material/movie:"),
         st.Page("pages/2_History.py", title="History", icon=":material/history:"),
     ]
 ).run()

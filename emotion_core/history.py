@@ -168,7 +168,7 @@ class SessionArchive:
             raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
 
     def _ready(self, conn: Any) -> bool:
-        return not self._missing and inspect(conn).has_table(sessions_table.name)
+        return inspect(conn).has_table(sessions_table.name)
 
     def sessions(self, session_id: int | None = None) -> list[SessionRecord]:
         """Stored sessions, newest first (only `session_id` when given)."""
@@ -180,6 +180,8 @@ class SessionArchive:
             query = query.where(s.c.id == session_id)
             counts_query = counts_query.where(o.c.session_id == session_id)
             people_query = people_query.where(o.c.session_id == session_id)
+        if self._missing:
+            return []
         try:
             with self._engine.connect() as conn:
                 if not self._ready(conn):
@@ -220,6 +222,8 @@ class SessionArchive:
             .where(o.c.session_id == session_id)
             .order_by(o.c.timestamp, o.c.id)
         )
+        if self._missing:
+            return []
         try:
             with self._engine.connect() as conn:
                 return [Observation(*row) for row in conn.execute(query)] if self._ready(conn) else []

@@ -66,7 +66,8 @@ def analyze_video(
     """
     capture, info = open_video(path)
     capture.release()
-    duration = info.frame_count / info.fps if info.fps > 0 and info.frame_count > 0 else 0.0
+    # The container's frame count is an estimate (webm); the length is taken from the last frame once decoded.
+    estimate = info.frame_count / info.fps if info.fps > 0 and info.frame_count > 0 else 0.0
     own_log = log is None
     emotion_log = EmotionLog(MEMORY_DB) if own_log else log
     model_name = getattr(emotion_model, "name", None)
@@ -92,9 +93,10 @@ def analyze_video(
                     writer.write(analyzer.draw(frame.bgr, faces) if faces else frame.bgr, frame.timestamp)
                 frames, last = frames + 1, frame.timestamp
                 if progress is not None:
-                    progress(last, max(duration, last))
+                    progress(last, max(estimate, last))
         elapsed = time.perf_counter() - started
-        final = session.stop_counting(now=base + (duration or last))
+        duration = last + (1 / info.fps if info.fps > 0 else 0.0)
+        final = session.stop_counting(now=base + duration)
         assert final is not None  # counting was on
         emotion_log.flush()
         rows = (
@@ -112,4 +114,4 @@ def analyze_video(
         session.close()
         if own_log:
             emotion_log.close()
-    return VideoReport(frames, duration or last, elapsed, final, rows, None if own_log else final.session_id)
+    return VideoReport(frames, duration, elapsed, final, rows, None if own_log else final.session_id)
