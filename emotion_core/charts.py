@@ -188,5 +188,6 @@ def running_scores(
         person_counts = counts.setdefault(person, {})
         person_counts[emotion] = person_counts.get(emotion, 0) + 1
         score, _ = confidence(person_counts, weights)
-        points.append((timestamp, person, score))
+        if score is not None:  # never None after an observation
+            points.append((timestamp, person, score))
     return points

@@ -177,7 +177,7 @@ class LiveSession:
         """Stop counting, freeze and store the final scores; None if counting was off."""
         now = time.time() if now is None else now
         with self._lock:
-            if not self._counting:
+            if not self._counting or self._started_at is None:
                 return None
             self._counting = False
             counts = {name: dict(c) for name, c in self._counts.items()}
@@ -213,7 +213,8 @@ class LiveSession:
             if not self._counting:
                 return
             for face in faces:
-                if face.emotion is None or (face.name == UNKNOWN and not self._count_unknown):
+                emotion, probability = face.emotion, face.probability
+                if emotion is None or probability is None or (face.name == UNKNOWN and not self._count_unknown):
                     continue
                 clock = self._clocks.get(face.track_id)
                 if clock is None or timestamp < clock.seen:  # a new track, or time went backwards
@@ -225,8 +226,8 @@ class LiveSession:
                     clock.seen = timestamp
                 if due:
                     person = self._counts.setdefault(face.name, {})
-                    person[face.emotion] = person.get(face.emotion, 0) + due
-                    rows.extend([Observation(timestamp, face.name, face.emotion, face.probability)] * due)
+                    person[emotion] = person.get(emotion, 0) + due
+                    rows.extend([Observation(timestamp, face.name, emotion, probability)] * due)
             self._forget_old_clocks(timestamp)
             session_id = self._session_id
             if not self._next_timeline - self._period <= timestamp < self._next_timeline:

@@ -69,7 +69,7 @@ def analyze_video(
     # The container's frame count is an estimate (webm); the length is taken from the last frame once decoded.
     estimate = info.frame_count / info.fps if info.fps > 0 and info.frame_count > 0 else 0.0
     own_log = log is None
-    emotion_log = EmotionLog(MEMORY_DB) if own_log else log
+    emotion_log = EmotionLog(MEMORY_DB) if log is None else log
     model_name = getattr(emotion_model, "name", None)
     session = LiveSession(settings, emotion_log, model_name)
     analyzer = FrameAnalyzer(registry, emotion_model, settings)

@@ -17,6 +17,7 @@ from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import Settings, load_settings
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
+from emotion_core.history import SessionArchive
 from emotion_core.live import LiveSession
 from emotion_core.registry import Registry, load_registry
 from emotion_core.store import EmotionLog
@@ -91,6 +92,16 @@ def _open_log(url: str) -> EmotionLog:
 def emotion_log(config: Settings) -> EmotionLog:
     """The process-wide emotion log; raises `StoreError` when the database cannot be used."""
     return _open_log(config.db_url)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _open_archive(url: str) -> SessionArchive:
+    return SessionArchive(url)
+
+
+def session_archive(config: Settings) -> SessionArchive:
+    """The process-wide read-only view of the emotion log (history, trends, reports)."""
+    return _open_archive(config.db_url)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ..config import EMOTION_MODELS, Settings
 from ..labels import LABELS
@@ -14,6 +14,9 @@ from ..live import FinalScores
 from ..registry import load_registry
 from ..store import EmotionLog, write_csv
 from . import print_json, settings_from
+
+if TYPE_CHECKING:
+    from ..emotions import EmotionModel
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
@@ -58,7 +61,7 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     report.set_defaults(handler=cmd_report)
 
 
-def load_model(choice: str, settings: Settings):
+def load_model(choice: str, settings: Settings) -> EmotionModel | None:
     """The emotion model for `choice`, or None for "none"."""
     if choice == "none":
         return None
