@@ -90,6 +90,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         report = analyze_video(
             args.video, registry, model, settings, every=args.every, log=log, progress=bar.update if bar else None
         )
+        if bar is not None:
+            bar.update(report.duration_s, report.duration_s)
     finally:
         if bar is not None:
             bar.close()
