@@ -15,6 +15,7 @@ from .config import Settings
 from .emotions import EmotionModel
 from .errors import CancelledError
 from .live import FinalScores, LiveSession
+from .overlay import draw_faces
 from .registry import Registry
 from .store import EmotionLog, Observation
 from .video import open_video, read_frames
@@ -90,7 +91,8 @@ def analyze_video(
                 faces = analyzer.analyze(frame.bgr, base + frame.timestamp)
                 session.observe(faces, base + frame.timestamp)
                 if writer is not None:
-                    writer.write(analyzer.draw(frame.bgr, faces) if faces else frame.bgr, frame.timestamp)
+                    draw_faces(frame.bgr, faces)
+                    writer.write(frame.bgr, frame.timestamp)
                 frames, last = frames + 1, frame.timestamp
                 if progress is not None:
                     progress(last, max(estimate, last))
