@@ -107,8 +107,18 @@ def emotion_heatmap(
         .encode(
             x=alt.X("Seconds:Q", title="Seconds since the start", bin="binned"),
             x2="End:Q",
-            y=alt.Y("Emotion:N", sort=list(LABELS), title=None, scale=alt.Scale(domain=list(LABELS))),
-            color=alt.Color("Observations:Q", scale=alt.Scale(scheme="blues"), legend=alt.Legend(orient="bottom")),
+            y=alt.Y(
+                "Emotion:N",
+                sort=list(LABELS),
+                title=None,
+                scale=alt.Scale(domain=list(LABELS)),
+                axis=alt.Axis(labelOverlap=False),
+            ),
+            color=alt.Color(
+                "Observations:Q",
+                scale=alt.Scale(scheme="blues", domainMin=0),
+                legend=alt.Legend(orient="bottom", format="d"),
+            ),
             row=alt.Row("Person:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
             tooltip=["Person:N", "Emotion:N", alt.Tooltip("Seconds:Q", title="From (s)"), "Observations:Q"],
         )
@@ -142,7 +152,11 @@ def score_trend_chart(points: Sequence[TrendPoint]) -> alt.Chart:
             x=alt.X("Start:T", title=None),
             y=alt.Y("Score:Q", title="Confidence", scale=alt.Scale(domain=SCORE_DOMAIN)),
             color=alt.Color("Person:N", legend=alt.Legend(orient="bottom", title=None)),
-            shape=alt.Shape("Source:N", legend=alt.Legend(orient="bottom", title="Source")),
+            shape=alt.Shape(
+                "Source:N",
+                scale=alt.Scale(domain=["camera", "video"], range=["circle", "diamond"]),
+                legend=alt.Legend(orient="bottom", title="Source"),
+            ),
             tooltip=[
                 "Person:N",
                 "Session:Q",

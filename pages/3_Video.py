@@ -160,7 +160,7 @@ def main() -> None:
     page_setup("Video", ":material/movie:")
     resources.enter_page("video")
     config = resources.settings()
-    st.title("Analyse a recorded video")
+    st.title("Video")
     st.markdown(
         "Upload a recording: it runs through the same pipeline as the live camera, counting from start to end, "
         "and is saved as a session named after the file. The video itself is deleted once analysed."
