@@ -12,7 +12,6 @@ from emotion_core.config import DEFAULT_WEIGHTS, SAMPLE_PERIOD_RANGE, TOLERANCE_
 from emotion_core.errors import EmotionCoreError
 from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
-from emotion_core.registry import Registry
 from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
 from emotion_core.weights import FETCH_HINT
@@ -189,11 +188,7 @@ def live_page() -> None:
     config = resources.settings()
     st.title("Live emotion recognition")
 
-    try:
-        people = resources.registry(config)
-    except EmotionCoreError as exc:
-        st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
-        people = Registry()
+    people = resources.registry_or_empty(config)
     model = resources.emotion_model(config)
     try:
         log: EmotionLog | None = resources.emotion_log(config)

@@ -165,11 +165,7 @@ def main() -> None:
         "Upload a recording: it runs through the same pipeline as the live camera, counting from start to end, "
         "and is saved as a session named after the file. The video itself is deleted once analysed."
     )
-    try:
-        people = resources.registry(config)
-    except EmotionCoreError as exc:
-        st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
-        people = Registry()
+    people = resources.registry_or_empty(config)
     model = resources.emotion_model(config)
     if model.model is None:
         st.warning("No emotion model is loaded, so nothing can be counted. See the live page.")

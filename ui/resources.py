@@ -56,6 +56,15 @@ def registry(config: Settings) -> Registry:
     return _load_registry(str(config.faces_path), _file_stamp(config.faces_path))
 
 
+def registry_or_empty(config: Settings) -> Registry:
+    """The enrolled people; an unreadable registry shows an error panel and nobody is recognised."""
+    try:
+        return registry(config)
+    except EmotionCoreError as exc:
+        st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
+        return Registry()
+
+
 @dataclass(frozen=True)
 class ModelState:
     """The emotion model in use, or why there is none."""

@@ -13,6 +13,7 @@ import pytest
 import streamlit as st
 import streamlit_webrtc.component
 from apphelpers import PERSON, PERSON_DIR
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT, photos
@@ -68,3 +69,17 @@ def faceapi_model():
         return load_emotion_model("faceapi", PROJECT_ROOT / "models")
     except ModelUnavailableError as exc:
         pytest.skip(f"faceapi model not provisioned: {exc}")
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[tuple[bytes, str, str | None]]:
+    """Every file the page hands to Streamlit's media storage (download button data)."""
+    stored: list[tuple[bytes, str, str | None]] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        stored.append((path_or_data, mimetype, filename))
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return stored

@@ -6,9 +6,8 @@ import csv
 import io
 
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
+from appfixtures import app_env, downloads, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import button, labels_of, record_session, texts
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from emotion_core.labels import LABELS
 from emotion_core.store import EmotionLog
@@ -27,20 +26,6 @@ def two_sessions(app_env, db_url) -> list[int]:
     ids = [info.id for info in reversed(log.sessions())]
     log.close()
     return ids
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> list[tuple[bytes, str, str | None]]:
-    """Every file the page hands to Streamlit's media storage (download button data)."""
-    stored: list[tuple[bytes, str, str | None]] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        stored.append((path_or_data, mimetype, filename))
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return stored
 
 
 def test_no_sessions(page):

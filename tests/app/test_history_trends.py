@@ -9,9 +9,8 @@ from datetime import date, datetime
 import pandas as pd
 import pyarrow as pa
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
+from appfixtures import app_env, downloads, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
 from apphelpers import face
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from emotion_core.config import load_settings
 from emotion_core.live import LiveSession
@@ -37,19 +36,6 @@ def three_sessions(app_env, db_url) -> None:
     record(db_url, [("Alice", "Happy"), ("Bob", "Sad")], DAY1, None)
     record(db_url, [("Alice", "Angry"), ("Alice", "Happy")], DAY2, "meeting.mp4")
     record(db_url, [("Bob", "Happy")], DAY3, "talk.webm")
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> list[tuple[bytes, str, str | None]]:
-    stored: list[tuple[bytes, str, str | None]] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        stored.append((path_or_data, mimetype, filename))
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return stored
 
 
 def chart_data(at, title: str) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from emotion_core.emotions import FaceApiModel, load_emotion_model
 from emotion_core.errors import ModelUnavailableError
 from emotion_core.images import load_image
 from emotion_core.labels import LABELS
+from tests.cli import cli
 
 MODELS = PROJECT_ROOT / "models"
 FER2013 = EMOTIONS / "fer2013"
@@ -50,17 +51,6 @@ def no_hsemotion_cache(tmp_path, monkeypatch) -> dict[str, str]:
     home.mkdir()
     monkeypatch.setattr(weights, "HSEMOTION_CACHE", home / ".hsemotion")
     return {**os.environ, "HOME": str(home)}
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "emotion_core", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def cli_json(*args: str, env: dict[str, str] | None = None):

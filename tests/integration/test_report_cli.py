@@ -16,22 +16,12 @@ from pathlib import Path
 import pytest
 
 from emotion_core.recognition import enroll
+from tests.cli import cli
 from tests.clips import short_clip
 from tests.conftest import PROJECT_ROOT, photos
 
 MIRANDA = "Lin-Manuel Miranda"
 CLIP_S = 4.0  # Miranda is on stage for the first 7 s
-
-
-def cli(*args: str, env: dict[str, str], **options) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "emotion_core", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        **options,
-    )
 
 
 @pytest.fixture(scope="module")
