@@ -7,6 +7,7 @@ the annotated video, if asked for, stays there until the job is dropped.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -22,6 +23,8 @@ from emotion_core.registry import Registry
 from emotion_core.replay import VideoReport, analyze_video
 from emotion_core.store import EmotionLog
 from emotion_core.video import open_video
+
+logger = logging.getLogger(__name__)
 
 VIDEO_TYPES = ("mp4", "webm", "mov", "gif")
 ANNOTATED_NAME = "annotated.mp4"
@@ -119,6 +122,7 @@ def start_job(
         except EmotionCoreError as exc:
             job.error = str(exc).replace(str(path), job.name)
         except Exception as exc:  # shown as one line; the session was deleted by analyze_video
+            logger.exception("video analysis failed")
             job.error = f"unexpected error: {type(exc).__name__}: {exc}"
         finally:
             path.unlink(missing_ok=True)
