@@ -23,7 +23,7 @@ from tests.conftest import photos
 from tests.servers import streamlit_server
 
 RUN_TIMEOUT_S = 180
-PAGES = {"": "Live emotion recognition", "Enroll": "Enroll", "History": "History"}
+PAGES = {"": "Live emotion recognition", "Enroll": "Enroll", "Video": "Video", "History": "History"}
 
 
 def get(url: str) -> tuple[int, str]:
@@ -75,7 +75,7 @@ def elements(messages: list[ForwardMsg], kind: str) -> list:
 
 def test_every_page_is_served_and_runs_without_errors(server):
     base, log_path = server
-    for path in ("/", "/Enroll", "/History"):
+    for path in ("/", "/Enroll", "/Video", "/History"):
         status, body = get(base + path)
         assert status == 200 and '<div id="root">' in body.replace("'", '"'), path
     assert get(f"{base}/_stcore/health") == (200, "ok")
