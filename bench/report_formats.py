@@ -1,6 +1,6 @@
 """Time and size of a session report in each format, and of the PDF libraries considered.
 
-    .venv/bin/python bench/report_formats.py [--runs 3] [--observations 600]
+    .venv/bin/python bench/report_formats.py [--runs 7] [--observations 600]
 
 A synthetic session (four people, observations one per 0.5 s, emotions cycling) is logged through
 a real `LiveSession` into a temporary SQLite file, then reported as HTML (vl-convert SVG) and as
@@ -101,19 +101,24 @@ def vl_convert_pdfs(report: SessionReport) -> bytes:
     return b"".join(vl_convert.vegalite_to_pdf(chart.to_dict()) for chart in report_charts(report))
 
 
-def measure(make: Callable[[], bytes | str], runs: int) -> tuple[float, int]:
-    times, size = [], 0
+def measure(candidates: list[tuple[str, Callable[[], bytes | str]]], runs: int) -> dict[str, tuple[float, int]]:
+    """Median seconds and size of each candidate, run in turn (so a load change hits them all)."""
+    for _, make in candidates:  # once first: imports, and vl-convert's JavaScript engine
+        make()
+    times: dict[str, list[float]] = {name: [] for name, _ in candidates}
+    sizes: dict[str, int] = {}
     for _ in range(runs):
-        started = time.perf_counter()
-        out = make()
-        times.append(time.perf_counter() - started)
-        size = len(out.encode("utf-8") if isinstance(out, str) else out)
-    return statistics.median(times), size
+        for name, make in candidates:
+            started = time.perf_counter()
+            out = make()
+            times[name].append(time.perf_counter() - started)
+            sizes[name] = len(out.encode("utf-8") if isinstance(out, str) else out)
+    return {name: (statistics.median(times[name]), sizes[name]) for name, _ in candidates}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--observations", type=int, default=600)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -122,7 +127,6 @@ def main() -> None:
         archive = SessionArchive(url)
         report = load_report(archive, session, load_settings(environ={}, db_url=url))
         archive.close()
-    render_html(report)  # vl-convert starts its JavaScript engine once per process
     candidates: list[tuple[str, Callable[[], bytes | str]]] = [
         ("HTML, charts as SVG (vl-convert)", lambda: render_html(report)),
         ("PDF, fpdf2 + vl-convert PNG (used)", lambda: render_pdf(report)),
@@ -137,8 +141,7 @@ def main() -> None:
     print(f"{len(report.observations)} observations, {len(report.people)} people, median of {args.runs} runs\n")
     print("| output | time (ms) | size (kB) |")
     print("|---|---|---|")
-    for name, make in candidates:
-        seconds, size = measure(make, args.runs)
+    for name, (seconds, size) in measure(candidates, args.runs).items():
         print(f"| {name} | {seconds * 1000:.0f} | {size / 1000:.0f} |")
 
 

@@ -117,12 +117,12 @@ def emotion_heatmap(
             color=alt.Color(
                 "Observations:Q",
                 scale=alt.Scale(scheme="blues", domainMin=0),
-                legend=alt.Legend(orient="bottom", format="d"),
+                legend=alt.Legend(orient="bottom", format="d", tickMinStep=1),
             ),
             row=alt.Row("Person:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
             tooltip=["Person:N", "Emotion:N", alt.Tooltip("Seconds:Q", title="From (s)"), "Observations:Q"],
         )
-        .properties(height=150)
+        .properties(height=22 * len(LABELS))
     )
 
 

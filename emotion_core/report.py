@@ -31,8 +31,8 @@ from .store import Observation
 FORMATS = ("html", "pdf")
 CHART_WIDTH, CHART_HEIGHT = 560, 220
 PNG_SCALE = 2.0
-# Unicode fonts tried for the PDF (Debian/Ubuntu, Fedora, Arch, macOS, Windows); without one the
-# PDF uses a built-in Latin-1 font and other characters of names are shown as "?".
+# Unicode fonts tried for the PDF when a text is not Latin-1 (Debian/Ubuntu, Fedora, Arch, macOS,
+# Windows); without one the PDF uses a built-in Latin-1 font and other characters are shown as "?".
 PDF_FONTS = (
     ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
     ("/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf", "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans-Bold.ttf"),
@@ -85,7 +85,7 @@ def _sum_counts(people: Sequence[PersonStats]) -> dict[str, int]:
 
 
 def _when(unix: float | None) -> str:
-    return "—" if unix is None else datetime.fromtimestamp(unix).isoformat(sep=" ", timespec="seconds")
+    return "not ended" if unix is None else datetime.fromtimestamp(unix).isoformat(sep=" ", timespec="seconds")
 
 
 def _duration(seconds: float | None) -> str:
@@ -249,7 +249,7 @@ def render_pdf(report: SessionReport) -> bytes:
     pdf.set_auto_page_break(True, margin=15)
     pdf.set_title(report.title)
     pdf.set_creator("emotion-core")
-    family, encode = _pdf_font(pdf)
+    family, encode = _pdf_font(pdf, _pdf_texts(report))
     pdf.add_page()
     width = pdf.epw
 
@@ -302,8 +302,32 @@ def render_pdf(report: SessionReport) -> bytes:
     return bytes(pdf.output())
 
 
-def _pdf_font(pdf: Any) -> tuple[str, Any]:
-    """Register a Unicode font if one is installed: (family, text encoder for the font)."""
+def _pdf_texts(report: SessionReport) -> list[str]:
+    """Every piece of text the PDF writes (to choose its font)."""
+    return [
+        report.title,
+        *(part for row in summary_rows(report) for part in row),
+        *(p.name for p in report.people),
+        *(f"{lead} {_plain(text)}" for lead, text in report.privacy),
+    ]
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _pdf_font(pdf: Any, texts: Sequence[str]) -> tuple[str, Any]:
+    """The font family for `texts` and an encoder of text for it.
+
+    PDF's built-in Helvetica when every text is Latin-1 (nothing to load); otherwise the first
+    installed Unicode TrueType font; without one, Helvetica with other characters shown as "?".
+    """
+    if all(_latin1(text) for text in texts):
+        return "Helvetica", str
     for regular, bold in PDF_FONTS:
         if Path(regular).is_file() and Path(bold).is_file():
             pdf.add_font("Report", "", regular)

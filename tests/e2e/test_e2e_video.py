@@ -64,10 +64,9 @@ def still_video(path: Path, rgb: np.ndarray, seconds: float, fps: float = 10.0) 
 
 def shown_session(app) -> int | None:
     """The session id of the result panel on the page, None without one."""
-    result = app.page.locator(".st-key-video-result [data-testid=stCaptionContainer]")
-    if result.count() == 0:
-        return None
-    found = re.search(r"saved as session (\d+)", result.first.inner_text())
+    # all_inner_texts does not wait: the panel may be replaced between two reads.
+    captions = app.page.locator(".st-key-video-result [data-testid=stCaptionContainer]").all_inner_texts()
+    found = re.search(r"saved as session (\d+)", " ".join(captions))
     return int(found.group(1)) if found else None
 
 
