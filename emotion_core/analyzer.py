@@ -77,13 +77,20 @@ class FrameAnalyzer:
         self._pending_tolerance: float | None = None
         self._boxes: list[Box] = []
         self._detected_at: float | None = None
+        self._detected_shape: tuple[int, ...] = ()
 
     def analyze(self, bgr: np.ndarray, timestamp: float) -> list[AnalyzedFace]:
         """The faces in a BGR uint8 frame taken at `timestamp` (seconds, increasing)."""
         validate_frame(bgr)
         self._apply_pending()
-        if self._detected_at is None or not 0 <= timestamp - self._detected_at < self.settings.detect_period_s:
-            self._boxes, self._detected_at = self._detect(bgr), timestamp
+        # Boxes are kept between detections only for frames of the size they were found in (a
+        # WebRTC stream changes resolution when bandwidth drops).
+        if (
+            self._detected_at is None
+            or bgr.shape != self._detected_shape
+            or not 0 <= timestamp - self._detected_at < self.settings.detect_period_s
+        ):
+            self._boxes, self._detected_at, self._detected_shape = self._detect(bgr), timestamp, bgr.shape
         tracks = self._tracker.update(self._boxes, timestamp)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None
         self._identify(rgb, tracks, timestamp)

@@ -16,9 +16,8 @@ from sqlalchemy import create_engine, func, inspect, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from .config import DEFAULT_WEIGHTS
+from .config import session_weights
 from .errors import StoreError
-from .labels import LABELS
 from .live import PersonStats, person_stats
 from .store import Observation, _read_error, observations_table, sessions_table
 
@@ -57,10 +56,9 @@ class SessionRecord:
         return None if self.ended_at is None else max(0.0, self.ended_at - self.started_at)
 
     @property
-    def weights(self) -> dict[str, float]:
-        """The emotion weights the session was counted with (defaults for labels it did not log)."""
-        logged = self.settings.get("weights") or {}
-        return {label: float(logged.get(label, DEFAULT_WEIGHTS[label])) for label in LABELS}
+    def weights(self) -> Mapping[str, float]:
+        """The emotion weights the session was counted with."""
+        return session_weights(self.settings)
 
     def final_stats(self, observations: Iterable[Observation] = ()) -> list[PersonStats]:
         """Each person's counts and score: the frozen final scores, else counted from `observations`."""

@@ -99,7 +99,7 @@ def analyze_video(
         elapsed = time.perf_counter() - started
         duration = last + (1 / info.fps if info.fps > 0 else 0.0)
         final = session.stop_counting(now=base + duration)
-        assert final is not None  # counting was on
+        assert final is not None  # counting was started above
         emotion_log.flush()
         rows = (
             tuple(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from emotion_core.annotate import AnnotatedVideo
 from emotion_core.video import open_video, read_frames
-from tests.conftest import HAMILTON
+from tests.data import HAMILTON
 
 
 def short_clip(target: Path, seconds: float, source: Path = HAMILTON) -> Path:

@@ -9,14 +9,13 @@ from datetime import date, datetime
 import pandas as pd
 import pyarrow as pa
 import pytest
-from appfixtures import app_env, downloads, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import face
 
 from emotion_core.config import load_settings
 from emotion_core.live import LiveSession
 from emotion_core.store import EmotionLog
+from tests.app.apphelpers import face
 
-HISTORY = "pages/2_History.py"
+HISTORY = "ui/pages/history.py"
 DAY1, DAY2, DAY3 = (datetime(2026, 3, d, 10, 0).timestamp() for d in (1, 2, 3))
 
 

@@ -8,16 +8,16 @@ import time
 from pathlib import Path
 
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import texts
 from streamlit.testing.v1 import AppTest
 
 from emotion_core.recognition import enroll
+from tests.app.apphelpers import texts
 from tests.clips import short_clip
-from tests.conftest import photos
+from tests.data import photos
+from ui import keys
 
-VIDEO = "pages/3_Video.py"
-JOB_KEY = "_ec_video_job"
+VIDEO = "ui/pages/video.py"
+JOB_KEY = keys.VIDEO_JOB
 MIRANDA = "Lin-Manuel Miranda"
 
 
@@ -82,6 +82,7 @@ def test_unusable_database_disables_analysis(page, monkeypatch):
     assert at.button(key="video_analyse").disabled
 
 
+@pytest.mark.requires_data
 def test_a_clip_is_saved_as_a_session_named_after_the_file(page, db_url, faces_path, clip, faceapi_model):
     enroll(faces_path, MIRANDA, photos("lin_manuel_miranda"), tolerance=0.55)
     at = page(VIDEO)
@@ -101,6 +102,7 @@ def test_a_clip_is_saved_as_a_session_named_after_the_file(page, db_url, faces_p
     assert not any(job.folder.glob("upload*")), "the uploaded video is deleted once analysed"
 
 
+@pytest.mark.requires_data
 def test_cancel_stores_nothing(page, db_url, clip, faceapi_model):
     at = upload(page(VIDEO), "stage.mp4", clip.read_bytes())
     assert at.session_state[JOB_KEY].running

@@ -17,15 +17,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ASTRONAUT, ASTRONAUT_PHOTO, AppServer, letterbox, start_server, stop_server
-from e2e_page import wait_until
 from playwright.sync_api import expect
 
 from emotion_core.annotate import AnnotatedVideo
 from emotion_core.images import load_image
 from emotion_core.recognition import enroll
 from tests.clips import short_clip
-from tests.conftest import HAMILTON, PROJECT_ROOT, photos
+from tests.data import HAMILTON, PROJECT_ROOT, photos
+from tests.e2e.conftest import ASTRONAUT, ASTRONAUT_PHOTO
+from tests.e2e.e2e_page import wait_until
+from tests.e2e.harness import AppServer, letterbox, start_server, stop_server
 
 MIRANDA = "Lin-Manuel Miranda"
 CLIP_S = 5.0
@@ -46,9 +47,8 @@ def astronaut_video_server(tmp_path_factory) -> AppServer:
     """Only Eileen Collins enrolled: the screenshots may show nobody else."""
     folder = tmp_path_factory.mktemp("astronaut-video")
     enroll(folder / "faces.pkl", ASTRONAUT, [ASTRONAUT_PHOTO], tolerance=0.55)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("EMOTION_COUNT_UNKNOWN", "false")  # the suit is sometimes taken for a second face
-        app = start_server(folder)
+    # The suit is sometimes taken for a second face: not counted, so only she is in the figures.
+    app = start_server(folder, env={"EMOTION_COUNT_UNKNOWN": "false"})
     yield app
     stop_server(app, "astronaut-video")
 

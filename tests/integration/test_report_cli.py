@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from emotion_core.recognition import enroll
-from tests.cli import cli
 from tests.clips import short_clip
-from tests.conftest import PROJECT_ROOT, photos
+from tests.data import PROJECT_ROOT, photos
+from tests.integration.helpers import cli
+
+pytestmark = pytest.mark.requires_data
 
 MIRANDA = "Lin-Manuel Miranda"
 CLIP_S = 4.0  # Miranda is on stage for the first 7 s

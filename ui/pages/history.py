@@ -16,12 +16,8 @@ from emotion_core.errors import EmotionCoreError
 from emotion_core.history import SessionArchive, SessionRecord, bin_size, emotion_bins, person_trends
 from emotion_core.report import load_report, render_html, render_pdf
 from emotion_core.store import EmotionLog, write_csv
-from ui import resources
-from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
-
-CONFIRM_DELETE_KEY = "_ec_confirm_delete_session"
-REPORT_KEY = "_ec_history_report"  # (session id, format) -> bytes of the last report made
-SOURCE_LABELS = {"camera": "camera", "video": "video"}
+from ui import keys, resources
+from ui.widgets import confirm_button, delete_all_records, page_setup, privacy_notice, store_error
 
 
 def duration_text(info: SessionRecord) -> str:
@@ -68,16 +64,7 @@ def sessions_table(sessions: Sequence[SessionRecord]) -> pd.DataFrame:
     )
 
 
-def _ask_delete(session_id: int) -> None:
-    st.session_state[CONFIRM_DELETE_KEY] = session_id
-
-
-def _cancel_delete() -> None:
-    st.session_state.pop(CONFIRM_DELETE_KEY, None)
-
-
 def _delete(log: EmotionLog, session_id: int) -> None:
-    st.session_state.pop(CONFIRM_DELETE_KEY, None)
     try:
         log.delete_session(session_id)
     except EmotionCoreError as exc:
@@ -95,14 +82,14 @@ def trends(sessions: Sequence[SessionRecord]) -> None:
     first = min(datetime.fromtimestamp(info.started_at).date() for info in sessions)
     last = max(datetime.fromtimestamp(info.started_at).date() for info in sessions)
     who, when = st.columns([3, 2])
-    chosen = who.multiselect("People", people, default=people, key="trend_people")
-    span = when.date_input("Sessions started between", (first, last), key="trend_dates", format="YYYY-MM-DD")
+    chosen = who.multiselect("People", people, default=people, key=keys.TREND_PEOPLE)
+    span = when.date_input("Sessions started between", (first, last), key=keys.TREND_DATES, format="YYYY-MM-DD")
     since, until = _day_range(span, first, last)
     points = person_trends(sessions, people=chosen, since=since, until=until)
     if not points:
         st.info("No finished session of the chosen people in that date range.")
         return
-    with st.container(key="trends"):
+    with st.container(key=keys.TRENDS):
         left, right = st.columns(2)
         left.altair_chart(charts.score_trend_chart(points), width="stretch")
         left.caption("Final confidence of each session, with the weights it was counted with; ● camera, ◆ video.")
@@ -119,36 +106,39 @@ def _day_range(span: object, first: date, last: date) -> tuple[float, float]:
     return since, until
 
 
-def report_download(archive: SessionArchive, info: SessionRecord, config: Settings) -> None:
+def report_download(archive: SessionArchive, info: SessionRecord, settings: Settings) -> None:
     """Make the session's report (HTML or PDF) on request and offer it for download."""
     kind = st.segmented_control(
-        "Report", ["HTML", "PDF"], default="HTML", key="report_format", help="A file to share: summary, scores, charts"
+        "Report",
+        ["HTML", "PDF"],
+        default="HTML",
+        key=keys.REPORT_FORMAT,
+        help="A file to share: summary, scores, charts",
     )
     fmt = (kind or "HTML").lower()
-    made = st.session_state.get(REPORT_KEY)
+    made = st.session_state.get(keys.REPORT_MADE)
     if made is None or made[0] != (info.id, fmt):
-        if st.button(f"Make the {fmt.upper()} report", icon=":material/description:", key="make_report"):
-            try:
-                with st.spinner("Drawing the charts…"):
-                    report = load_report(archive, info.id, config)
-                    data = render_html(report).encode("utf-8") if fmt == "html" else render_pdf(report)
-            except EmotionCoreError as exc:
-                st.error(f"No report: {exc}")
-                return
-            st.session_state[REPORT_KEY] = made = ((info.id, fmt), data)
-        else:
+        if not st.button(f"Make the {fmt.upper()} report", icon=":material/description:", key=keys.MAKE_REPORT):
             return
+        try:
+            with st.spinner("Drawing the charts…"):
+                report = load_report(archive, info.id, settings)
+                data = render_html(report).encode("utf-8") if fmt == "html" else render_pdf(report)
+        except EmotionCoreError as exc:
+            st.error(f"No report: {exc}")
+            return
+        st.session_state[keys.REPORT_MADE] = made = ((info.id, fmt), data)
     st.download_button(
         f"Download the {fmt.upper()} report",
         made[1],
         file_name=f"emotion-session-{info.id}.{fmt}",
         mime="text/html" if fmt == "html" else "application/pdf",
         icon=":material/download:",
-        key="download_report",
+        key=keys.DOWNLOAD_REPORT,
     )
 
 
-def session_detail(log: EmotionLog, archive: SessionArchive, info: SessionRecord, config: Settings) -> None:
+def session_detail(log: EmotionLog, archive: SessionArchive, info: SessionRecord, settings: Settings) -> None:
     observations = archive.observations(info.id)
     weights = info.weights
     st.subheader(f"Session {info.id}")
@@ -158,7 +148,7 @@ def session_detail(log: EmotionLog, archive: SessionArchive, info: SessionRecord
     )
     if observations:
         stats = info.final_stats(observations)
-        with st.container(key="session-counts"):
+        with st.container(key=keys.SESSION_COUNTS):
             st.dataframe(
                 charts.counts_table(stats),
                 column_config={
@@ -174,7 +164,7 @@ def session_detail(log: EmotionLog, archive: SessionArchive, info: SessionRecord
         right.altair_chart(charts.counts_chart(stats), width="stretch")
         span = max(info.duration_s or 0.0, observations[-1].timestamp - info.started_at)
         step = bin_size(span)
-        with st.container(key="session-heatmap"):
+        with st.container(key=keys.SESSION_HEATMAP):
             st.altair_chart(
                 charts.emotion_heatmap(
                     emotion_bins(observations, info.started_at, step), step, f"Emotions per {step:g} s"
@@ -188,37 +178,34 @@ def session_detail(log: EmotionLog, archive: SessionArchive, info: SessionRecord
     download.download_button(
         "Download CSV",
         buffer.getvalue().encode("utf-8"),
-        key="download_csv",
+        key=keys.DOWNLOAD_CSV,
         file_name=f"emotion-session-{info.id}.csv",
         mime="text/csv",
         icon=":material/download:",
     )
     with report:
-        report_download(archive, info, config)
-    delete.button(
-        "Delete this session", icon=":material/delete:", on_click=_ask_delete, args=(info.id,), key="delete_session"
-    )
-    if st.session_state.get(CONFIRM_DELETE_KEY) == info.id:
-        st.warning(f"Delete session {info.id} and its {info.observations} observations? This cannot be undone.")
-        yes, no = st.columns(2)
-        yes.button(
-            f"Yes, delete session {info.id}",
-            type="primary",
-            on_click=_delete,
+        report_download(archive, info, settings)
+    with delete:
+        confirm_button(
+            "Delete this session",
+            key=keys.DELETE_SESSION,
+            question=f"Delete session {info.id} and its {info.observations} observations? This cannot be undone.",
+            confirm_label=f"Yes, delete session {info.id}",
+            on_confirm=_delete,
             args=(log, info.id),
-            key="delete_session_yes",
+            subject=info.id,
+            icon=":material/delete:",
         )
-        no.button("Cancel", on_click=_cancel_delete, key="delete_session_cancel")
 
 
 def main() -> None:
     page_setup("History", ":material/history:")
     resources.enter_page("history")
-    config = resources.settings()
+    settings = resources.settings()
     st.title("History")
     try:
-        log = resources.emotion_log(config)
-        archive = resources.session_archive(config)
+        log = resources.emotion_log(settings)
+        archive = resources.session_archive(settings)
         sessions = archive.sessions()
     except EmotionCoreError as exc:
         store_error(exc)
@@ -230,7 +217,7 @@ def main() -> None:
             "*Video* page, to record one."
         )
     else:
-        with st.container(key="sessions-table"):
+        with st.container(key=keys.SESSIONS_TABLE):
             st.dataframe(
                 sessions_table(sessions),
                 hide_index=True,
@@ -243,7 +230,7 @@ def main() -> None:
         chosen = st.selectbox(
             "Session",
             list(by_id),
-            key="history_session",
+            key=keys.HISTORY_SESSION,
             format_func=lambda sid: (
                 f"Session {sid} · "
                 f"{datetime.fromtimestamp(by_id[sid].started_at):%Y-%m-%d %H:%M} · "
@@ -251,10 +238,10 @@ def main() -> None:
                 f"{', '.join(by_id[sid].people) or 'nobody'}"
             ),
         )
-        session_detail(log, archive, by_id[chosen], config)
+        session_detail(log, archive, by_id[chosen], settings)
     st.divider()
     delete_all_records(log, resources.current_live_session())
-    privacy_notice(config)
+    privacy_notice(settings)
 
 
 main()

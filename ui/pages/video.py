@@ -14,18 +14,16 @@ from emotion_core.history import bin_size, emotion_bins
 from emotion_core.registry import Registry
 from emotion_core.replay import VideoReport
 from emotion_core.store import EmotionLog
-from ui import resources
+from ui import keys, resources
 from ui.video_job import VIDEO_TYPES, VideoJob, check_upload, start_job
 from ui.widgets import page_setup, privacy_notice, store_error
 
-JOB_KEY = "_ec_video_job"
-UPLOAD_KEY = "_ec_video_upload"  # bumped after each start so the uploader is emptied
 POLL_S = 0.5
 
 
 def _start(config: Settings, people: Registry, model: resources.ModelState, log: EmotionLog) -> None:
-    generation = st.session_state.get(UPLOAD_KEY, 0)
-    uploaded = st.session_state.get(f"video_file_{generation}")
+    generation = st.session_state.get(keys.VIDEO_UPLOAD, 0)
+    uploaded = st.session_state.get(keys.video_file(generation))
     if uploaded is None:
         resources.flash("error", "Choose a video file first.")
         return
@@ -37,7 +35,7 @@ def _start(config: Settings, people: Registry, model: resources.ModelState, log:
         job = start_job(
             uploaded.name,
             uploaded.getvalue(),
-            annotate=bool(st.session_state.get("video_annotate")),
+            annotate=bool(st.session_state.get(keys.VIDEO_ANNOTATE)),
             registry=people,
             model=model.model,
             settings=config,
@@ -47,8 +45,8 @@ def _start(config: Settings, people: Registry, model: resources.ModelState, log:
         message = str(exc).split(": ", 1)[-1] if isinstance(exc, EmotionCoreError) else str(exc)
         resources.flash("error", f"Nothing was analysed or stored. {uploaded.name}: {message}")
         return
-    st.session_state[JOB_KEY] = job
-    st.session_state[UPLOAD_KEY] = generation + 1
+    st.session_state[keys.VIDEO_JOB] = job
+    st.session_state[keys.VIDEO_UPLOAD] = generation + 1
 
 
 def _cancel(job: VideoJob) -> None:
@@ -59,7 +57,7 @@ def progress_panel(job: VideoJob) -> None:
     """Progress of the running analysis, redrawn on a timer; a full rerun shows the result."""
     if not job.running:
         st.rerun()
-    with st.container(border=True, key="video-progress"):
+    with st.container(border=True, key=keys.VIDEO_PROGRESS):
         elapsed = max(0.0, job.done_s)
         st.progress(
             job.share,
@@ -70,7 +68,7 @@ def progress_panel(job: VideoJob) -> None:
             icon=":material/cancel:",
             on_click=_cancel,
             args=(job,),
-            key="video_cancel",
+            key=keys.VIDEO_CANCEL,
             disabled=job.cancel.is_set(),
         )
 
@@ -86,7 +84,7 @@ def result_panel(job: VideoJob, weights: Mapping[str, float]) -> None:
     report = job.report
     if report is None:
         return
-    with st.container(border=True, key="video-result"):
+    with st.container(border=True, key=keys.VIDEO_RESULT):
         final = report.final
         st.subheader(f"Result: {job.name}")
         st.caption(
@@ -111,7 +109,7 @@ def result_panel(job: VideoJob, weights: Mapping[str, float]) -> None:
                 file_name=f"{annotated.stem}-{job.name.rsplit('.', 1)[0]}.mp4",
                 mime="video/mp4",
                 icon=":material/download:",
-                key="video_download",
+                key=keys.VIDEO_DOWNLOAD,
             )
     st.caption("The session is listed on the *History* page, with its trends and a report to download.")
 
@@ -134,22 +132,22 @@ def video_charts(report: VideoReport, weights: Mapping[str, float]) -> None:
 
 
 def upload_form(config: Settings, log: EmotionLog | None, people: Registry, model: resources.ModelState) -> None:
-    generation = st.session_state.get(UPLOAD_KEY, 0)
+    generation = st.session_state.get(keys.VIDEO_UPLOAD, 0)
     limit = int(st.get_option("server.maxUploadSize"))
     st.file_uploader(
         f"Video file ({', '.join(VIDEO_TYPES)}; up to {limit} MB)",
         # No `type=` filter: Streamlit would refuse other files with an exception; check_upload says why.
-        key=f"video_file_{generation}",
+        key=keys.video_file(generation),
     )
     st.checkbox(
         "Also write an annotated video to download (H.264 MP4, slower)",
-        key="video_annotate",
+        key=keys.VIDEO_ANNOTATE,
     )
     st.button(
         "Analyse",
         type="primary",
         icon=":material/play_arrow:",
-        key="video_analyse",
+        key=keys.VIDEO_ANALYSE,
         disabled=log is None,
         on_click=_start,
         args=(config, people, model, log),
@@ -175,7 +173,7 @@ def main() -> None:
         store_error(exc)
         log = None
     resources.show_flash()
-    job: VideoJob | None = st.session_state.get(JOB_KEY)
+    job: VideoJob | None = st.session_state.get(keys.VIDEO_JOB)
     if job is not None and job.running:
         st.fragment(progress_panel, run_every=POLL_S)(job)
     else:
