@@ -38,34 +38,29 @@ setup_models() {
   fi
 }
 
-setup_browser() {
-  if ! command -v chromium >/dev/null 2>&1; then
-    echo "== installing Chromium for the browser tests"
-    if [ "$(id -u)" = 0 ]; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg >/dev/null
-    else
-      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg >/dev/null
-    fi
-  fi
-}
-
-# PostgreSQL (the tests start a private server: tests/postgres.py) and nginx (the replica test runs
-# deploy/nginx.conf). Debian's packages would start system-wide services on install: a policy-rc.d
-# keeps them stopped, so nothing listens on 5432 or 80 afterwards.
-setup_servers() {
+# Debian packages the tests need: Chromium and ffmpeg for the browser tests, DejaVu fonts for
+# reports naming people outside Latin-1. Each is installed only when missing.
+setup_system_packages() {
   local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+  # PostgreSQL: the tests start a private server (tests/postgres.py); nginx: the replica test.
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-  [ ${#missing[@]} -eq 0 ] && return
-  echo "== installing ${missing[*]} for the database and replica tests"
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
+  [ ${#missing[@]} -gt 0 ] || return 0
+  echo "== installing ${missing[*]} for the tests"
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  # Debian would start system-wide postgresql and nginx services on install; a policy-rc.d keeps
+  # them stopped, so nothing listens on 5432 or 80 afterwards.
   local policy=/usr/sbin/policy-rc.d added=""
   if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" && added=1
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null && "${sudo[@]}" chmod +x "$policy" && added=1
   fi
-  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  [ -z "$added" ] || $sudo rm -f "$policy"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ -z "$added" ] || "${sudo[@]}" rm -f "$policy"
 }
 
 case "${1:-}" in
@@ -73,7 +68,7 @@ case "${1:-}" in
   app) setup_venv requirements.txt; setup_models; exec "$VENV/bin/streamlit" run app.py ;;
   test)
     shift
-    setup_venv requirements-test.txt; setup_models strict; setup_browser; setup_servers
+    setup_venv requirements-test.txt; setup_models strict; setup_system_packages
     echo "== lint and types"
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .

@@ -17,6 +17,7 @@ from emotion_core import worker
 from emotion_core.config import DbTimeouts, Settings, load_settings
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
+from emotion_core.history import SessionArchive
 from emotion_core.live import LiveSession, Snapshot
 from emotion_core.registry import Registry, RegistryWatcher, open_registry
 from emotion_core.store import EmotionLog
@@ -48,6 +49,15 @@ def registry_store(settings: Settings) -> RegistryWatcher:
 def registry(settings: Settings) -> Registry:
     """The enrolled people, re-read when they changed; raises `RegistryError` if unreadable."""
     return registry_store(settings).current()
+
+
+def registry_or_empty(config: Settings) -> Registry:
+    """The enrolled people; an unreadable registry shows an error panel and nobody is recognised."""
+    try:
+        return registry(config)
+    except EmotionCoreError as exc:
+        st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
+        return Registry()
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,16 @@ def _open_log(url: str, timeouts: DbTimeouts) -> EmotionLog:
 def emotion_log(settings: Settings) -> EmotionLog:
     """The process-wide emotion log; raises `StoreError` when the database cannot be used."""
     return _open_log(settings.db_url, settings.db_timeouts)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _open_archive(url: str, timeouts: DbTimeouts) -> SessionArchive:
+    return SessionArchive(url, timeouts)
+
+
+def session_archive(config: Settings) -> SessionArchive:
+    """The process-wide read-only view of the emotion log (history, trends, reports)."""
+    return _open_archive(config.db_url, config.db_timeouts)
 
 
 @dataclass
