@@ -50,8 +50,16 @@ def parse_url(url: str) -> URL:
 
 
 def is_server_url(url: str) -> bool:
-    """True when `url` names a database server (anything but SQLite), shared by several app servers."""
-    return parse_url(url).get_backend_name() != "sqlite"
+    """True when `url` names a database server (a usable dialect other than SQLite), which several app
+    servers may share; an unusable URL is not one (the emotion log reports it)."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return False
+    try:
+        parsed.get_dialect()
+    except (NoSuchModuleError, ImportError):
+        return False
+    return True
 
 
 def safe_url(url: str) -> str:
