@@ -63,8 +63,11 @@ def is_server_url(url: str) -> bool:
 
 
 def safe_url(url: str) -> str:
-    """`url` with its password hidden, for messages."""
-    return parse_url(url).render_as_string(hide_password=True)
+    """`url` with its password hidden, for messages; an unparsable URL shows its scheme only."""
+    try:
+        return parse_url(url).render_as_string(hide_password=True)
+    except StoreError:
+        return url.split("://", 1)[0] + "://…"
 
 
 def reason(exc: BaseException) -> str:
