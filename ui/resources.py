@@ -51,10 +51,10 @@ def registry(settings: Settings) -> Registry:
     return registry_store(settings).current()
 
 
-def registry_or_empty(config: Settings) -> Registry:
+def registry_or_empty(settings: Settings) -> Registry:
     """The enrolled people; an unreadable registry shows an error panel and nobody is recognised."""
     try:
-        return registry(config)
+        return registry(settings)
     except EmotionCoreError as exc:
         st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
         return Registry()
@@ -104,9 +104,9 @@ def _open_archive(url: str, timeouts: DbTimeouts) -> SessionArchive:
     return SessionArchive(url, timeouts)
 
 
-def session_archive(config: Settings) -> SessionArchive:
+def session_archive(settings: Settings) -> SessionArchive:
     """The process-wide read-only view of the emotion log (history, trends, reports)."""
-    return _open_archive(config.db_url, config.db_timeouts)
+    return _open_archive(settings.db_url, settings.db_timeouts)
 
 
 @dataclass
