@@ -11,6 +11,7 @@ from ui import auth, resources
 PAGES = [
     auth.PageSpec("live", "ui/pages/live.py", "Live", ":material/videocam:"),
     auth.PageSpec("enroll", "ui/pages/enroll.py", "Enroll", ":material/person_add:", "Enroll"),
+    auth.PageSpec("live", "ui/pages/video.py", "Video", ":material/movie:", "Video"),
     auth.PageSpec("history", "ui/pages/history.py", "History", ":material/history:", "History"),
     auth.PageSpec("access", "ui/pages/access.py", "Access", ":material/admin_panel_settings:", "Access"),
 ]

@@ -8,8 +8,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from .db import make_engine
 from .errors import StoreError
-from .store import _make_engine
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
@@ -24,7 +24,7 @@ def shared_engine(url: str, metadata: MetaData) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _engines[url] = _make_engine(url)
+            engine = _engines[url] = make_engine(url)
         if (url, id(metadata)) not in _created:
             try:
                 metadata.create_all(engine)

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from .analyzer import AnalyzedFace
 from .config import Settings, validate_sample_period, validate_weights
@@ -25,6 +26,9 @@ OVERALL = "Overall"
 
 TIMELINE_POINTS = 2000
 """Most score points kept in the timeline (oldest dropped first)."""
+
+CAMERA = {"kind": "camera"}
+"""The `source` logged with a session counted from the camera (a video's is {"kind": "video", "name": ...})."""
 
 FPS_WINDOW = 30
 """Processed frames the fps figure is measured over."""
@@ -56,6 +60,47 @@ class FinalScores:
     overall_points: float
     total: int
 
+    def to_dict(self) -> dict:
+        """The JSON form stored with a session (the emotion log keeps it in `sessions.final`).
+
+        Shape: ``{"people": {name: {"counts": {label: n}, "total", "points", "score"}},
+        "overall_score", "overall_points", "total"}``; the session and its times are columns.
+        """
+        return {
+            "people": {
+                p.name: {"counts": dict(p.counts), "total": p.total, "points": p.points, "score": p.score}
+                for p in self.people
+            },
+            "overall_score": self.overall_score,
+            "overall_points": self.overall_points,
+            "total": self.total,
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], session_id: int | None, started_at: float, ended_at: float
+    ) -> FinalScores:
+        """Final scores from their `to_dict` form and the session's id and times."""
+        people = tuple(
+            PersonStats(
+                name,
+                MappingProxyType({label: int(stats.get("counts", {}).get(label, 0)) for label in LABELS}),
+                int(stats.get("total", 0)),
+                float(stats.get("points", 0.0)),
+                stats.get("score"),
+            )
+            for name, stats in sorted(data.get("people", {}).items())
+        )
+        return cls(
+            session_id,
+            started_at,
+            ended_at,
+            people,
+            data.get("overall_score"),
+            float(data.get("overall_points", 0.0)),
+            int(data.get("total", 0)),
+        )
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -83,19 +128,6 @@ def person_stats(name: str, counts: Mapping[str, int], weights: Mapping[str, flo
     return PersonStats(name, full, sum(full.values()), points, score)
 
 
-def final_to_dict(final: FinalScores) -> dict:
-    """The JSON form of final scores stored with a session."""
-    return {
-        "people": {
-            p.name: {"counts": dict(p.counts), "total": p.total, "points": p.points, "score": p.score}
-            for p in final.people
-        },
-        "overall_score": final.overall_score,
-        "overall_points": final.overall_points,
-        "total": final.total,
-    }
-
-
 @dataclass
 class _TrackClock:
     """When a tracked face is next due to be counted."""
@@ -119,6 +151,7 @@ class LiveSession:
         self._period = settings.sample_period
         self._weights = settings.weights
         self._count_unknown = settings.count_unknown
+        self._source: str | None = None
         self._counting = False
         self._session_id: int | None = None
         self._started_at: float | None = None
@@ -131,12 +164,16 @@ class LiveSession:
         self._frame_times: deque[float] = deque(maxlen=FPS_WINDOW)
         self._frames = 0
 
-    def start_counting(self, now: float | None = None) -> None:
-        """Start a new counting period (and a logged session) at `now` (unix time; default: now)."""
+    def start_counting(self, now: float | None = None, source: str | None = None) -> None:
+        """Start a new counting period (and a logged session) at `now` (unix time; default: now).
+
+        `source` names what is analysed (a video's file name); None is the camera.
+        """
         now = time.time() if now is None else now
         with self._lock:
             if self._counting:
                 return
+            self._source = source
         session_id = self._start_log_session(now)
         with self._lock:
             self._reset_counts(now)
@@ -154,6 +191,7 @@ class LiveSession:
                 "count_unknown": self._count_unknown,
                 "tolerance": self._settings.tolerance,
                 "detect_width": self._settings.detect_width,
+                "source": CAMERA if self._source is None else {"kind": "video", "name": self._source},
             }
         return self._log.start_session(now, self._model_name, logged)
 
@@ -168,7 +206,7 @@ class LiveSession:
         """Stop counting, freeze and store the final scores; None if counting was off."""
         now = time.time() if now is None else now
         with self._lock:
-            if not self._counting:
+            if not self._counting or self._started_at is None:
                 return None
             self._counting = False
             counts = {name: dict(c) for name, c in self._counts.items()}
@@ -180,8 +218,16 @@ class LiveSession:
         with self._lock:
             self._final = final
         if self._log is not None and session_id is not None:
-            self._log.end_session(session_id, now, final_to_dict(final))
+            self._log.end_session(session_id, now, final.to_dict())
         return final
+
+    def discard(self) -> None:
+        """Stop counting and delete the session being logged (stored or pending): nothing is kept."""
+        with self._lock:
+            session_id, self._counting, self._session_id = self._session_id, False, None
+            self._final = None
+        if self._log is not None and session_id is not None:
+            self._log.delete_session(session_id)
 
     def observe(self, faces: Sequence[AnalyzedFace], timestamp: float) -> None:
         """Take the faces of the frame at `timestamp` (unix time); count them when due.
@@ -197,7 +243,8 @@ class LiveSession:
             if not self._counting:
                 return
             for face in faces:
-                if face.emotion is None or (face.name == UNKNOWN and not self._count_unknown):
+                emotion, probability = face.emotion, face.probability
+                if emotion is None or probability is None or (face.name == UNKNOWN and not self._count_unknown):
                     continue
                 clock = self._clocks.get(face.track_id)
                 if clock is None or timestamp < clock.seen:  # a new track, or time went backwards
@@ -212,9 +259,8 @@ class LiveSession:
                     clock.seen = timestamp
                 if times:
                     person = self._counts.setdefault(face.name, {})
-                    person[face.emotion] = person.get(face.emotion, 0) + len(times)
-                    probability = float(face.probability or 0.0)
-                    rows.extend(Observation(time, face.name, face.emotion, probability) for time in times)
+                    person[emotion] = person.get(emotion, 0) + len(times)
+                    rows.extend(Observation(time, face.name, emotion, probability) for time in times)
             self._forget_old_clocks(timestamp)
             session_id = self._session_id
             if not self._next_timeline - self._period <= timestamp < self._next_timeline:

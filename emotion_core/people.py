@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .audit import AuditLog
+from .config import DbTimeouts
 from .errors import StoreError
-from .registry import normalize_name, remove_person
+from .registry import RegistryStore, normalize_name, remove_person
 from .store import EmotionLog, forget_person_records
 
 
@@ -23,22 +24,32 @@ class ForgetResult:
 
 
 def forget_person(
-    faces_path: str | Path, log: EmotionLog | str, name: str, audit: AuditLog, actor: str, client: str
+    registry: RegistryStore | str | Path,
+    log: EmotionLog | str,
+    name: str,
+    audit: AuditLog,
+    actor: str,
+    client: str,
+    timeouts: DbTimeouts | None = None,
 ) -> ForgetResult:
-    """Remove `name` from the registry at `faces_path`, delete their emotion records, and replace
-    their name in the audit log by a pseudonym (recording the forget under it, by `actor` from `client`).
+    """Remove `name` from `registry` (a store, or a registry file's path), delete their emotion
+    records, and replace their name in the audit log by a pseudonym (recording the forget under it,
+    by `actor` from `client`).
 
-    `log` is an open `EmotionLog` (its pending writes are filtered too) or a database URL.
+    `log` is an open `EmotionLog` (its pending writes are filtered too) or a database URL (opened
+    with `timeouts`).
     Raises `EmotionCoreError` when the person cannot be removed from the registry (nothing is
     changed then); a database that refuses the deletion is reported in the result, because the
     face encodings are already gone.
     """
-    remove_person(faces_path, name)
+    remove_person(registry, name)
     stored = normalize_name(name)
     records: int | None = None
     records_error = pseudonym = audit_error = None
     try:
-        records = log.forget_person(stored) if isinstance(log, EmotionLog) else forget_person_records(log, stored)
+        records = (
+            log.forget_person(stored) if isinstance(log, EmotionLog) else forget_person_records(log, stored, timeouts)
+        )
     except StoreError as exc:
         records_error = str(exc)
     try:

@@ -6,12 +6,13 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
 from ..labels import LABELS
 from ..live import FinalScores
-from ..registry import load_registry
+from ..registry import open_registry
 from ..replay import analyze_video
 from ..store import EmotionLog, write_csv
 from . import print_json, settings_from
@@ -52,6 +53,12 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     export.add_argument("--csv", type=Path, required=True, metavar="FILE")
     export.set_defaults(handler=cmd_export)
 
+    report = commands.add_parser("report", help="write a session's report as one HTML or PDF file")
+    report.add_argument("session", type=int)
+    report.add_argument("--format", choices=("html", "pdf"), default="html", help="file format (default html)")
+    report.add_argument("--out", type=Path, required=True, metavar="FILE")
+    report.set_defaults(handler=cmd_report)
+
 
 def load_model(choice: str, settings: Settings) -> EmotionModel | None:
     """The emotion model for `choice`, or None for "none"."""
@@ -73,11 +80,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     settings = settings_from(args, sample_period=args.sample_period)
     model = load_model(args.model or settings.emotion_model, settings)
-    registry = load_registry(settings.faces_path)
-    log = EmotionLog(settings.db_url) if args.db else None
+    registry = open_registry(settings).load()
+    log = EmotionLog(settings.db_url, settings.db_timeouts) if args.db else None
+    bar = ProgressBar(sys.stderr, str(args.video.name)) if not args.json and sys.stderr.isatty() else None
     try:
-        report = analyze_video(args.video, registry, model, settings, every=args.every, log=log)
+        report = analyze_video(
+            args.video, registry, model, settings, every=args.every, log=log, progress=bar.update if bar else None
+        )
+        if bar is not None:
+            bar.update(report.duration_s, report.duration_s)
     finally:
+        if bar is not None:
+            bar.close()
         if log is not None:
             log.close()
     final = report.final
@@ -140,7 +154,8 @@ def _time(unix: float | None) -> str:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    log = EmotionLog(settings_from(args).db_url)
+    settings = settings_from(args)
+    log = EmotionLog(settings.db_url, settings.db_timeouts)
     try:
         sessions = log.sessions()
     finally:
@@ -164,7 +179,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print("no sessions logged")
     else:
         for s in sessions:
-            score = (s.final or {}).get("overall_score")
+            final = s.final_scores()
+            score = final.overall_score if final is not None else None
             print(
                 f"{s.id}\t{_time(s.started_at)}\t{_time(s.ended_at)}\t{s.model or '-'}\t"
                 f"{s.observations} observations\tscore {_format_score(score)}\t{', '.join(s.people) or '-'}"
@@ -172,8 +188,49 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..history import SessionArchive
+    from ..report import load_report, write_report
+
+    settings = settings_from(args)
+    archive = SessionArchive(settings.db_url, settings.db_timeouts)
+    try:
+        report = load_report(archive, args.session, settings)
+    finally:
+        archive.close()
+    path = write_report(report, args.format, args.out)
+    print(f"report of session {args.session} written to {path}")
+    return 0
+
+
+class ProgressBar:
+    """A one-line text progress bar redrawn in place on a terminal stream."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self._stream, self._label, self._shown = stream, label, ""
+
+    def update(self, done: float, total: float) -> None:
+        """Show `done` of `total` seconds of video."""
+        share = min(1.0, done / total) if total > 0 else 0.0
+        filled = round(share * self.WIDTH)
+        line = f"\r{self._label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:4.0%} {done:.1f}/{total:.1f} s"
+        if line != self._shown:
+            self._stream.write(line)
+            self._stream.flush()
+            self._shown = line
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    log = EmotionLog(settings_from(args).db_url)
+    settings = settings_from(args)
+    log = EmotionLog(settings.db_url, settings.db_timeouts)
     try:
         rows = log.export_csv(args.session, args.csv)
     finally:

@@ -16,7 +16,14 @@ from tests.app.conftest import APP_TIMEOUT_S
 from tests.data import PROJECT_ROOT
 from ui import auth, keys
 
-PAGES = ["app.py", "ui/pages/live.py", "ui/pages/enroll.py", "ui/pages/history.py", "ui/pages/access.py"]
+PAGES = [
+    "app.py",
+    "ui/pages/live.py",
+    "ui/pages/enroll.py",
+    "ui/pages/video.py",
+    "ui/pages/history.py",
+    "ui/pages/access.py",
+]
 PASSWORDS = {"ada": "ada-password", "olga": "olga-password", "vic": "vic-password"}
 ROLES = {"ada": "admin", "olga": "operator", "vic": "viewer"}
 

@@ -21,7 +21,7 @@ from tests.e2e.harness import AppServer, start_server, stop_server
 from tests.servers import upload_without_xsrf_token
 
 ACCOUNTS = {"ada": ("admin", "ada-secret-1"), "olga": ("operator", "olga-secret-1"), "vic": ("viewer", "vic-secret-1")}
-PAGE_PATHS = ["", "Enroll", "History", "Access"]
+PAGE_PATHS = ["", "Enroll", "Video", "History", "Access"]
 DELETE = re.compile("Delete")
 
 
@@ -120,7 +120,7 @@ def test_auth_viewer_sees_history_and_no_delete_button_and_exports_are_audited(a
 def test_auth_operator_has_only_the_live_page(auth_server, open_app):
     app = signed_in(open_app, auth_server, "olga")
     expect(app.page.get_by_role("heading", name="Live emotion recognition")).to_be_visible()
-    assert nav_titles(app) in ([], ["Live"])
+    assert nav_titles(app) == ["Live", "Video"]
     expect(app.counting_switch).to_be_visible()
     assert app.page.get_by_role("button").filter(has_text=DELETE).count() == 0
 
@@ -128,7 +128,7 @@ def test_auth_operator_has_only_the_live_page(auth_server, open_app):
 def test_auth_admin_has_every_page_and_the_audit_log(auth_server, open_app):
     app = signed_in(open_app, auth_server, "ada")
     expect(app.page.get_by_role("heading", name="Live emotion recognition")).to_be_visible()
-    assert nav_titles(app) == ["Live", "Enroll", "History", "Access"]
+    assert nav_titles(app) == ["Live", "Enroll", "Video", "History", "Access"]
     expect(app.page.get_by_role("button", name="Delete all emotion records")).to_be_visible()
     for title in ("Enroll", "History", "Access"):
         app.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()

@@ -21,7 +21,7 @@ from tests.app.apphelpers import record_session
 from tests.servers import RUN_TIMEOUT_S, streamlit_server
 
 PASSWORDS = {"ada": "ada-secret-1", "vic": "vic-secret-1"}
-PAGES = ["", "Enroll", "History", "Access"]
+PAGES = ["", "Enroll", "Video", "History", "Access"]
 
 
 class BrowserSession:

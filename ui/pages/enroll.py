@@ -51,7 +51,7 @@ def enroll_form(settings: Settings) -> None:
     try:
         with st.spinner(f"Finding and encoding the face in {len(images)} image(s)…"):
             added = enroll(
-                settings.faces_path,
+                resources.registry_store(settings),
                 name,
                 images,
                 tolerance=settings.tolerance,
@@ -74,7 +74,7 @@ def _forget(settings: Settings, name: str) -> None:
         return
     try:
         result = forget_person(
-            settings.faces_path,
+            resources.registry_store(settings),
             resources.emotion_log(settings),
             name,
             auth.audit_log(settings),

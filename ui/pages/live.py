@@ -6,15 +6,15 @@ from datetime import datetime
 
 import streamlit as st
 
+from emotion_core import charts
 from emotion_core.config import DEFAULT_WEIGHTS, SAMPLE_PERIOD_RANGE, TOLERANCE_RANGE, WEIGHT_RANGE, Settings
 from emotion_core.errors import EmotionCoreError
 from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
-from emotion_core.registry import Registry
 from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
 from emotion_core.weights import FETCH_HINT
-from ui import auth, charts, keys, resources
+from ui import auth, keys, resources
 from ui.camera import camera
 from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
 
@@ -143,7 +143,12 @@ def faces_in_view(snapshot: Snapshot) -> str:
 
 def live_stats(stream: LiveStream, playing: bool) -> None:
     """The live figures; redrawn on a timer while the camera runs."""
+    settings = resources.settings()
+    resources.sync_registry(settings)
     snapshot = stream.session.snapshot()
+    deleted = resources.deleted_elsewhere(settings, stream.session, snapshot)
+    if deleted and snapshot.counting:
+        st.rerun()  # the whole page, so that the Count emotions toggle shows counting stopped
     with st.container(key=keys.LIVE_STATS):
         overall, people, observations, view = st.columns([1, 1, 1, 3])
         overall.metric("Overall confidence", charts.score_text(snapshot.overall_score))
@@ -158,7 +163,13 @@ def live_stats(stream: LiveStream, playing: bool) -> None:
             )
         if snapshot.store_error:
             st.warning(f"Observations are kept in memory until the database accepts them again: {snapshot.store_error}")
-        if snapshot.final is not None and not snapshot.counting:
+        if deleted:
+            st.warning(
+                "This session was deleted on another server, so counting stopped and nothing more is saved. "
+                "Turn on **Count emotions** to start a new session.",
+                icon=":material/delete_forever:",
+            )
+        elif snapshot.final is not None and not snapshot.counting:
             final_panel(snapshot.final)
         if not snapshot.people:
             st.info(
@@ -186,11 +197,7 @@ def main() -> None:
     settings = resources.settings()
     st.title("Live emotion recognition")
 
-    try:
-        people = resources.registry(settings)
-    except EmotionCoreError as exc:
-        st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
-        people = Registry()
+    people = resources.registry_or_empty(settings)
     model = resources.emotion_model(settings)
     try:
         log: EmotionLog | None = resources.emotion_log(settings)
