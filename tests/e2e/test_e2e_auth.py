@@ -162,9 +162,16 @@ def test_auth_a_stale_delete_click_after_the_account_changed_is_refused(auth_ser
 
 def test_auth_wrong_password_is_throttled(auth_server, open_app):
     app = open_app(auth_server, "two_people")
-    for _ in range(MAX_ACCOUNT_FAILURES):
+
+    def failures() -> int:
+        return sum(1 for row in audit_rows(auth_server) if row[:2] == ("olga", "sign-in") and row[3] == "failed")
+
+    before = failures()
+    for n in range(1, MAX_ACCOUNT_FAILURES + 1):
         sign_in(app, "olga", "wrong-password")
         expect(app.page.get_by_text("Wrong username or password.")).to_be_visible()
+        # The message of the previous attempt may still show: wait for this attempt's audit entry.
+        wait_until(failures, lambda count, n=n: count == before + n, f"failed sign-in {n} in the audit log")
     sign_in(app, "olga")
     expect(app.page.get_by_text(re.compile("Too many failed sign-ins"))).to_be_visible()
     expect_sign_in_form(app)
