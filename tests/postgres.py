@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from sqlalchemy.engine import URL
 
 from tests.servers import free_port
 
@@ -67,7 +68,8 @@ class PostgresServer:
                 )
             )
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(name)))
-        return f"postgresql+psycopg://{name}:{password}@127.0.0.1:{self.port}/{name}"
+        url = URL.create("postgresql+psycopg", name, password, "127.0.0.1", self.port, name)
+        return url.render_as_string(hide_password=False)
 
     def drop_database(self, name: str) -> None:
         """Drop database `name` and its role (closing any connection still open to it)."""
