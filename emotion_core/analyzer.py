@@ -14,13 +14,15 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .boxes import Box, scale_box
+from .calibration import correct, usable_baseline
 from .config import Settings, validate_tolerance
 from .emotions import EmotionModel
 from .images import validate_frame
-from .labels import LABELS, UNKNOWN
+from .labels import LABELS, UNKNOWN, is_visitor
 from .recognition import Matcher, detect_faces, encode_faces
 from .registry import Registry
 from .tracking import Track, Tracker
+from .visitors import VisitorBook
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,22 @@ class AnalyzedFace:
 
     track_id: int
     box: Box  # (top, right, bottom, left) in the ORIGINAL frame's pixels
-    name: str  # enrolled name or labels.UNKNOWN
+    name: str  # enrolled name, a visitor label ("Visitor 1") or labels.UNKNOWN
     distance: float | None
     scores: Mapping[str, float] | None  # smoothed probabilities over LABELS; None without a model
+    raw_scores: Mapping[str, float] | None = None  # before calibration; None when not calibrated
+    encoding: tuple[float, ...] | None = None  # the face encoding computed on this frame, if any
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether `scores` are read relative to the person's baseline."""
+        return self.raw_scores is not None
+
+    @property
+    def raw_emotion(self) -> str | None:
+        """The most probable emotion before calibration, None without a model."""
+        scores = self.raw_scores if self.raw_scores is not None else self.scores
+        return max(scores, key=scores.__getitem__) if scores else None
 
     @property
     def emotion(self) -> str | None:
@@ -59,6 +74,7 @@ class FrameAnalyzer:
         self.settings = settings
         self.emotion_model = emotion_model
         self._tracker = Tracker(settings.track_grace_s, settings.identity_votes)
+        self._visitors = VisitorBook()
         self._matcher = _nearest_matcher(registry)
         self._tolerance = settings.tolerance
         self._pending_registry: Registry | None = None
@@ -74,7 +90,7 @@ class FrameAnalyzer:
             self._boxes, self._detected_at = self._detect(bgr), timestamp
         tracks = self._tracker.update(self._boxes, timestamp)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None
-        self._identify(rgb, tracks, timestamp)
+        encodings = self._identify(rgb, tracks, timestamp)
         if self.emotion_model is not None:
             due = [track for track in tracks if track.emotion_due(timestamp, self.settings.emotion_period_s)]
             if due:
@@ -83,11 +99,38 @@ class FrameAnalyzer:
                     track.add_emotions(timestamp, row, self.settings.emotion_window_s)
         faces = []
         for track in tracks:
-            scores = None
-            if self.emotion_model is not None:
-                scores = MappingProxyType(dict(zip(LABELS, map(float, track.smoothed_emotions()))))
-            faces.append(AnalyzedFace(track.id, track.box, track.name, track.distance, scores))
+            name = track.name
+            if name == UNKNOWN:
+                name = self._visitors.label(track.id, encodings.get(track.id), self._tolerance)
+            scores, raw = self._emotions(track)
+            encoding = encodings.get(track.id)
+            faces.append(
+                AnalyzedFace(
+                    track.id,
+                    track.box,
+                    name,
+                    track.distance,
+                    scores,
+                    raw,
+                    None if encoding is None else tuple(map(float, encoding)),
+                )
+            )
+        self._visitors.keep_tracks(face.track_id for face in faces if is_visitor(face.name))
         return faces
+
+    def _emotions(
+        self, track: Track
+    ) -> tuple[Mapping[str, float] | None, Mapping[str, float] | None]:
+        """(scores, raw scores): the smoothed probabilities, read relative to the person's
+        baseline when they have one made by this model (raw scores None otherwise)."""
+        if self.emotion_model is None:
+            return None, None
+        smoothed = track.smoothed_emotions()
+        baseline = usable_baseline(self._matcher.registry.baselines, track.name, self.emotion_model.name)
+        scores = MappingProxyType(dict(zip(LABELS, map(float, smoothed))))
+        if baseline is None:
+            return scores, None
+        return MappingProxyType(dict(zip(LABELS, map(float, correct(smoothed, baseline.vector()))))), scores
 
     def _apply_pending(self) -> None:
         registry, self._pending_registry = self._pending_registry, None
@@ -113,9 +156,10 @@ class FrameAnalyzer:
         )
         return [scale_box(box, 1.0 / scale, (height, width)) for box in boxes]
 
-    def _identify(self, rgb: np.ndarray | None, tracks: list[Track], now: float) -> None:
+    def _identify(self, rgb: np.ndarray | None, tracks: list[Track], now: float) -> dict[int, np.ndarray]:
+        """Recognise the tracks due for it; return the encodings computed, by track id."""
         if not tracks:
-            return
+            return {}
         recheck, unknown_recheck = self.settings.identity_recheck_s, self.settings.unknown_recheck_s
         voting = [t for t in tracks if not t.established]
         due = sorted(
@@ -125,14 +169,13 @@ class FrameAnalyzer:
         # One re-check per frame spreads the cost of established tracks over frames.
         chosen = voting + due[:1]
         if not chosen:
-            return
-        if len(self._matcher.registry) == 0:
-            for track in chosen:
-                track.add_vote(None, None, now, self._tolerance)
-            return
+            return {}
+        # Encoded even with nobody enrolled: strangers are told apart by their encodings.
         encodings = encode_faces(rgb, [track.box for track in chosen])
         for track, encoding in zip(chosen, encodings):
-            track.add_vote(*self._matcher.match(encoding), now, self._tolerance)
+            nearest = self._matcher.match(encoding) if len(self._matcher.registry) else (None, None)
+            track.add_vote(*nearest, now, self._tolerance)
+        return {track.id: encoding for track, encoding in zip(chosen, encodings)}
 
     def draw(self, bgr: np.ndarray, faces: Sequence[AnalyzedFace]) -> np.ndarray:
         """A new BGR frame with each face's box (a stable colour per name) and "name · Emotion 87%"."""

@@ -14,11 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
+
 from .analyzer import AnalyzedFace
+from .calibration import DEFAULT_DURATION_S, CalibrationRecorder, RecorderState
 from .config import Settings, validate_sample_period, validate_weights
-from .labels import LABELS, UNKNOWN
+from .labels import LABELS, UNKNOWN, is_visitor
 from .scoring import confidence
 from .store import EmotionLog, Observation
+from .visitors import RECENT_ENCODINGS
 
 OVERALL = "Overall"
 """Name of the overall figures in the timeline."""
@@ -130,6 +134,9 @@ class LiveSession:
         self._faces: tuple[AnalyzedFace, ...] = ()
         self._frame_times: deque[float] = deque(maxlen=FPS_WINDOW)
         self._frames = 0
+        self._recorder: CalibrationRecorder | None = None
+        self._visitor_encodings: dict[str, deque[tuple[float, ...]]] = {}
+        self._renamed: dict[str, str] = {}  # enrolled visitor label -> their new name
 
     def start_counting(self, now: float | None = None) -> None:
         """Start a new counting period (and a logged session) at `now` (unix time; default: now)."""
@@ -193,10 +200,13 @@ class LiveSession:
             self._frames += 1
             self._frame_times.append(timestamp)
             self._faces = tuple(faces)
+            self._note_visitors_and_calibration(faces, timestamp)
             if not self._counting:
                 return
             for face in faces:
-                if face.emotion is None or (face.name == UNKNOWN and not self._count_unknown):
+                name = self._renamed.get(face.name, face.name)
+                stranger = name == UNKNOWN or is_visitor(name)
+                if face.emotion is None or (stranger and not self._count_unknown):
                     continue
                 clock = self._clocks.get(face.track_id)
                 if clock is None or timestamp < clock.seen:  # a new track, or time went backwards
@@ -207,9 +217,10 @@ class LiveSession:
                     clock.due += due * self._period
                     clock.seen = timestamp
                 if due:
-                    person = self._counts.setdefault(face.name, {})
+                    person = self._counts.setdefault(name, {})
                     person[face.emotion] = person.get(face.emotion, 0) + due
-                    rows.extend([Observation(timestamp, face.name, face.emotion, face.probability)] * due)
+                    raw = face.raw_emotion if face.calibrated else None
+                    rows.extend([Observation(timestamp, name, face.emotion, face.probability, raw)] * due)
             self._forget_old_clocks(timestamp)
             session_id = self._session_id
             if not self._next_timeline - self._period <= timestamp < self._next_timeline:
@@ -218,6 +229,52 @@ class LiveSession:
                 self._timeline.extend((timestamp, p.name, p.score) for p in (*people, overall) if p.score is not None)
         if rows and self._log is not None and session_id is not None:
             self._log.add_observations(session_id, rows)
+
+    def _note_visitors_and_calibration(self, faces: Sequence[AnalyzedFace], timestamp: float) -> None:
+        """Keep visitors' recent encodings and feed a running calibration (caller holds the lock)."""
+        for face in faces:
+            if face.encoding is not None and is_visitor(face.name) and face.name not in self._renamed:
+                self._visitor_encodings.setdefault(face.name, deque(maxlen=RECENT_ENCODINGS)).append(face.encoding)
+        if self._recorder is not None:
+            self._recorder.add(
+                ((face.name, _vector(face.raw_scores if face.calibrated else face.scores)) for face in faces), timestamp
+            )
+
+    def start_calibration(self, name: str, model: str, duration_s: float = DEFAULT_DURATION_S) -> None:
+        """Record `name`'s resting face from the next frames where they are in view."""
+        with self._lock:
+            self._recorder = CalibrationRecorder(name, model, duration_s)
+
+    def calibration(self) -> RecorderState | None:
+        """The running or last calibration's progress (with its baseline once done), None if none."""
+        with self._lock:
+            return None if self._recorder is None else self._recorder.state
+
+    def end_calibration(self) -> None:
+        """Forget the calibration recording (cancelled, or its baseline was stored)."""
+        with self._lock:
+            self._recorder = None
+
+    def visitor_encodings(self, label: str) -> list[tuple[float, ...]]:
+        """The face encodings recently captured of visitor `label` (kept in memory only)."""
+        with self._lock:
+            return list(self._visitor_encodings.get(label, ()))
+
+    def rename_visitor(self, label: str, name: str) -> None:
+        """Attribute visitor `label`'s observations of this session, past and coming, to `name`."""
+        with self._lock:
+            self._renamed[label] = name
+            self._visitor_encodings.pop(label, None)
+            if label in self._counts:
+                merged = self._counts.setdefault(name, {})
+                for emotion, n in self._counts.pop(label).items():
+                    merged[emotion] = merged.get(emotion, 0) + n
+            points = [(t, name if who == label else who, score) for t, who, score in self._timeline]
+            self._timeline.clear()
+            self._timeline.extend(points)
+            session_id = self._session_id
+        if self._log is not None and session_id is not None:
+            self._log.rename_person(session_id, label, name)
 
     def _forget_old_clocks(self, now: float) -> None:
         stale = [track for track, clock in self._clocks.items() if now - clock.seen > CLOCK_EXPIRY_S]
@@ -288,6 +345,10 @@ class LiveSession:
         self.stop_counting()
         if self._log is not None:
             self._log.flush()
+
+
+def _vector(scores: Mapping[str, float] | None) -> np.ndarray | None:
+    return None if scores is None else np.array([scores[label] for label in LABELS])
 
 
 def _stats(

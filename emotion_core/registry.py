@@ -1,7 +1,9 @@
 """The face registry `faces.pkl`: safe loading, atomic locked saving, people and encodings.
 
 File format (the original design's): a pickled dict ``{"encodings": [ndarray(128,), ...],
-"names": [str, ...], "version": 1}`` with one name per encoding.
+"names": [str, ...], "version": 1}`` with one name per encoding, and optionally
+``"baselines": {name: {"mean": {label: float}, "frames": int, "recorded_at": float, "model": str}}``
+(calibration.Baseline; files without it load with no baselines).
 """
 
 from __future__ import annotations
@@ -9,17 +11,19 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from filelock import FileLock, Timeout
 
+from .calibration import Baseline
 from .errors import EnrollmentError, RegistryError
 from .files import TEMPORARY_SUFFIX, write_atomic
-from .labels import UNKNOWN
+from .labels import UNKNOWN, VISITOR_PATTERN
 
 FORMAT_VERSION = 1
 ENCODING_SIZE = 128
@@ -65,10 +69,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 @dataclass(frozen=True)
 class Registry:
-    """An immutable view of the enrolled people: one name per 128-d encoding."""
+    """An immutable view of the enrolled people: one name per 128-d encoding, and their baselines."""
 
     names: tuple[str, ...] = ()
     encodings: np.ndarray = field(default_factory=lambda: np.empty((0, ENCODING_SIZE)))
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)  # name -> resting-face baseline
 
     def __len__(self) -> int:
         return len(self.names)
@@ -83,12 +88,24 @@ class Registry:
     def with_person(self, name: str, encodings: np.ndarray) -> Registry:
         """Return a registry with `encodings` added under `name`."""
         encodings = np.asarray(encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
-        return Registry(self.names + (name,) * len(encodings), np.vstack([self.encodings, encodings]))
+        return Registry(
+            self.names + (name,) * len(encodings), np.vstack([self.encodings, encodings]), self.baselines
+        )
 
     def without_person(self, name: str) -> Registry:
-        """Return a registry without `name`'s encodings."""
+        """Return a registry without `name`'s encodings and baseline."""
         keep = [i for i, other in enumerate(self.names) if other != name]
-        return Registry(tuple(self.names[i] for i in keep), self.encodings[keep])
+        baselines = {other: b for other, b in self.baselines.items() if other != name}
+        return Registry(tuple(self.names[i] for i in keep), self.encodings[keep], baselines)
+
+    def with_baseline(self, name: str, baseline: Baseline | None) -> Registry:
+        """Return a registry where enrolled `name` has `baseline` (None: no baseline)."""
+        if name not in self.names:
+            raise EnrollmentError(f"no enrolled person named {name!r}")
+        baselines = {other: b for other, b in self.baselines.items() if other != name}
+        if baseline is not None:
+            baselines[name] = baseline
+        return Registry(self.names, self.encodings, baselines)
 
 
 def validate_name(name: object) -> str:
@@ -104,6 +121,8 @@ def validate_name(name: object) -> str:
         raise EnrollmentError("name contains control characters")
     if cleaned.casefold() == UNKNOWN.casefold():
         raise EnrollmentError(f"'{UNKNOWN}' is reserved for faces that match nobody")
+    if re.fullmatch(VISITOR_PATTERN, cleaned, flags=re.IGNORECASE):
+        raise EnrollmentError(f"'{cleaned}' is reserved for strangers seen in a live session")
     return cleaned
 
 
@@ -129,7 +148,18 @@ def _parse(payload: object, path: Path) -> Registry:
             raise RegistryError(f"{path}: entry {index} ({name}) is not a 128-d encoding")
         rows.append(array.astype(np.float64))
     matrix = np.vstack(rows) if rows else np.empty((0, ENCODING_SIZE))
-    return Registry(tuple(names), matrix)
+    stored = payload.get("baselines", {})
+    if not isinstance(stored, dict):
+        raise RegistryError(f"{path}: 'baselines' must be a dict")
+    baselines = {}
+    for name, data in stored.items():
+        if name not in names:
+            raise RegistryError(f"{path}: baseline of {name!r}, who is not enrolled")
+        try:
+            baselines[name] = Baseline.from_plain(data)
+        except ValueError as exc:
+            raise RegistryError(f"{path}: baseline of {name!r}: {exc}") from None
+    return Registry(tuple(names), matrix, baselines)
 
 
 def load_registry(path: str | Path) -> Registry:
@@ -164,6 +194,8 @@ def save_registry(path: str | Path, registry: Registry) -> None:
         "names": list(registry.names),
         "version": FORMAT_VERSION,
     }
+    if registry.baselines:
+        payload["baselines"] = {name: baseline.to_plain() for name, baseline in registry.baselines.items()}
     data = pickle.dumps(payload, protocol=4)
     try:
         if path.exists():
@@ -234,3 +266,9 @@ def remove_person(path: str | Path, name: str) -> Registry:
         return registry.without_person(name)
 
     return update_registry(path, change)
+
+
+def set_baseline(path: str | Path, name: str, baseline: Baseline | None) -> Registry:
+    """Store `baseline` for enrolled `name` in the registry at `path` (None removes it)."""
+    name = unicodedata.normalize("NFC", name.strip())
+    return update_registry(path, lambda registry: registry.with_baseline(name, baseline))
