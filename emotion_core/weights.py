@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class ModelStatus:
     source: str
 
 
-def open_session(model: Path | bytes, threads: int = ORT_THREADS):
+def open_session(model: Path | bytes, threads: int = ORT_THREADS) -> Any:
     """An onnxruntime CPU inference session for an ONNX file or serialized model."""
     import onnxruntime as ort
 
