@@ -118,9 +118,7 @@ class FrameAnalyzer:
         self._visitors.keep_tracks(face.track_id for face in faces if is_visitor(face.name))
         return faces
 
-    def _emotions(
-        self, track: Track
-    ) -> tuple[Mapping[str, float] | None, Mapping[str, float] | None]:
+    def _emotions(self, track: Track) -> tuple[Mapping[str, float] | None, Mapping[str, float] | None]:
         """(scores, raw scores): the smoothed probabilities, read relative to the person's
         baseline when they have one made by this model (raw scores None otherwise)."""
         if self.emotion_model is None:
@@ -173,8 +171,7 @@ class FrameAnalyzer:
         # Encoded even with nobody enrolled: strangers are told apart by their encodings.
         encodings = encode_faces(rgb, [track.box for track in chosen])
         for track, encoding in zip(chosen, encodings):
-            nearest = self._matcher.match(encoding) if len(self._matcher.registry) else (None, None)
-            track.add_vote(*nearest, now, self._tolerance)
+            track.add_vote(*self._matcher.match(encoding), now, self._tolerance)
         return {track.id: encoding for track, encoding in zip(chosen, encodings)}
 
     def draw(self, bgr: np.ndarray, faces: Sequence[AnalyzedFace]) -> np.ndarray:

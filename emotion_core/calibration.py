@@ -1,15 +1,16 @@
 """Per-person calibration: a baseline of a person's resting face and emotions read relative to it.
 
 A baseline is the mean of the emotion probabilities over frames of the person's resting face,
-made by one emotion model. A reading `p` of a calibrated person is corrected by the prior
-correction
+made by one emotion model. A reading `p` of a calibrated person is corrected by the smoothed
+prior correction
 
-    p'(c) ∝ p(c) · u(c) / b(c)
+    p'(c) ∝ (p(c) + ε) · u(c) / (b(c) + ε)
 
-where `b` is the baseline (each value floored at `BASELINE_FLOOR`) and `u` the neutral-dominant
-reference `REFERENCE` (Neutral `REFERENCE_NEUTRAL`, the rest shared evenly). The resting face
-itself (`p = b`) then reads `u`, that is Neutral, and a class whose probability rises above its
-baseline gains relative to the others. docs/emotion-models.md compares it with alternatives.
+where `b` is the baseline, `ε` = `SMOOTHING` keeps near-zero probabilities comparable, and `u`
+is the neutral-dominant reference `REFERENCE` (Neutral `REFERENCE_NEUTRAL`, the rest shared
+evenly). The resting face itself (`p = b`) then reads `u`, that is Neutral, and a class whose
+probability rises above its baseline gains on the others. docs/emotion-models.md compares it
+with alternatives on the Yale faces.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ if TYPE_CHECKING:
     from .emotions import EmotionModel
     from .registry import Registry
 
-REFERENCE_NEUTRAL = 0.5
-"""Probability of Neutral in the reference `u` a resting face is mapped to."""
+REFERENCE_NEUTRAL = 0.3
+"""Probability of Neutral in the reference `u` a resting face is mapped to (each other label 0.1)."""
 
-BASELINE_FLOOR = 0.01
-"""Smallest baseline probability divided by (a class the model never gives stays comparable)."""
+SMOOTHING = 0.01
+"""Added to every probability and baseline value before the ratio (ε)."""
 
 MIN_LIVE_FRAMES = 10
 """Fewest frames a baseline recorded on the Live page needs."""
@@ -107,9 +108,8 @@ def make_baseline(rows: Iterable[np.ndarray], model: str, recorded_at: float | N
 
 def correct(probabilities: np.ndarray, baseline: np.ndarray) -> np.ndarray:
     """Probabilities (one row or rows over LABELS) read relative to `baseline` (the prior correction)."""
-    weighted = np.asarray(probabilities, dtype=np.float64) * (REFERENCE / np.maximum(baseline, BASELINE_FLOOR))
-    total = weighted.sum(axis=-1, keepdims=True)
-    return np.divide(weighted, total, out=np.zeros_like(weighted), where=total > 0)
+    weighted = (np.asarray(probabilities, dtype=np.float64) + SMOOTHING) * (REFERENCE / (baseline + SMOOTHING))
+    return weighted / weighted.sum(axis=-1, keepdims=True)
 
 
 def usable_baseline(baselines: Mapping[str, Baseline], name: str, model: str | None) -> Baseline | None:
@@ -145,7 +145,9 @@ class CalibrationRecorder:
     not in view, or appears more than once, add nothing.
     """
 
-    def __init__(self, name: str, model: str, duration_s: float = DEFAULT_DURATION_S, min_frames: int = MIN_LIVE_FRAMES):
+    def __init__(
+        self, name: str, model: str, duration_s: float = DEFAULT_DURATION_S, min_frames: int = MIN_LIVE_FRAMES
+    ) -> None:
         self.model = model
         self.duration_s = duration_s
         self.min_frames = min_frames

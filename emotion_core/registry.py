@@ -88,9 +88,7 @@ class Registry:
     def with_person(self, name: str, encodings: np.ndarray) -> Registry:
         """Return a registry with `encodings` added under `name`."""
         encodings = np.asarray(encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
-        return Registry(
-            self.names + (name,) * len(encodings), np.vstack([self.encodings, encodings]), self.baselines
-        )
+        return Registry(self.names + (name,) * len(encodings), np.vstack([self.encodings, encodings]), self.baselines)
 
     def without_person(self, name: str) -> Registry:
         """Return a registry without `name`'s encodings and baseline."""

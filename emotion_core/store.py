@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,7 +33,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -72,6 +74,7 @@ observations_table = Table(
     Column("person", String(200), nullable=False, index=True),
     Column("emotion", String(16), nullable=False),
     Column("probability", Double, nullable=False),
+    Column("raw_emotion", String(16)),  # before calibration; NULL when the reading was not calibrated
 )
 
 
@@ -83,6 +86,7 @@ class Observation:
     person: str
     emotion: str
     probability: float
+    raw_emotion: str | None = None  # the uncalibrated emotion when `emotion` was calibrated
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,7 @@ class EmotionLog:
                                 "person": r.person,
                                 "emotion": r.emotion,
                                 "probability": r.probability,
+                                "raw_emotion": r.raw_emotion,
                             }
                             for r in op.rows
                         )
@@ -250,6 +255,9 @@ class EmotionLog:
     def _ensure_schema(self) -> None:
         if not self._schema_ready:
             metadata.create_all(self._engine)
+            with self._engine.begin() as conn:  # databases made before calibration lack raw_emotion
+                if "raw_emotion" not in {c["name"] for c in inspect(conn).get_columns("observations")}:
+                    conn.execute(text("ALTER TABLE observations ADD COLUMN raw_emotion VARCHAR(16)"))
             self._schema_ready = True
 
     def _fail(self, exc: SQLAlchemyError) -> None:
@@ -324,6 +332,23 @@ class EmotionLog:
             self._checkpoint()
         return deleted
 
+    def rename_person(self, session_id: int, old: str, new: str) -> None:
+        """Attribute `old`'s observations of one session, stored or pending, to `new`."""
+        stored = self.stored_id(session_id)
+        with self._db:
+            if stored is not None:
+                self._change(
+                    lambda conn: conn.execute(
+                        update(observations_table)
+                        .where(observations_table.c.session_id == stored, observations_table.c.person == old)
+                        .values(person=new)
+                    )
+                )
+            with self._cond:
+                for op in self._pending:
+                    if isinstance(op, _Rows) and op.key in (session_id, stored):
+                        op.rows = [replace(row, person=new) if row.person == old else row for row in op.rows]
+
     def _change(self, change):
         """Run `change(connection)` in one transaction (caller holds `_db`); `StoreError` on failure."""
         try:
@@ -367,7 +392,9 @@ class EmotionLog:
     def observations(self, session_id: int | None = None) -> list[Observation]:
         """Stored observations of one session (or all), in time order."""
         o = observations_table
-        query = select(o.c.timestamp, o.c.person, o.c.emotion, o.c.probability).order_by(o.c.timestamp, o.c.id)
+        query = select(o.c.timestamp, o.c.person, o.c.emotion, o.c.probability, o.c.raw_emotion).order_by(
+            o.c.timestamp, o.c.id
+        )
         if session_id is not None:
             query = query.where(o.c.session_id == self.stored_id(session_id))
         try:

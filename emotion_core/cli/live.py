@@ -7,6 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from ..calibration import usable_baseline
 from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
 from ..labels import LABELS
@@ -81,6 +82,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
     final = report.final
+    model_name = None if model is None else model.name
+    calibrated = {name for name in registry.baselines if usable_baseline(registry.baselines, name, model_name)}
     if args.json:
         print_json(
             {
@@ -92,6 +95,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                         "observations": p.total,
                         "score": _score(p.score),
                         "points": _points(p.points),
+                        **({"calibrated": True} if p.name in calibrated else {}),
                     }
                     for p in final.people
                 },
