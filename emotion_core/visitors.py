@@ -1,6 +1,7 @@
 """Session-local labels for strangers: "Visitor 1", "Visitor 2", ... kept by track and re-found by face.
 
-A track whose identity is Unknown gets a visitor label on its first frame and keeps it. A new
+A track whose identity is Unknown gets a visitor label on its first frame and keeps it (unless a
+re-check finds a face beyond the tolerance from that visitor's: someone else took the place). A new
 track is first compared (face encoding distance) with the recent encodings of the visitors not
 in view: within the tolerance, the nearest visitor's label comes back; otherwise a new visitor
 is counted. Nothing here is ever written to disk.
@@ -29,6 +30,9 @@ class VisitorBook:
     def label(self, track_id: int, encoding: np.ndarray | None, tolerance: float) -> str:
         """The visitor label of an Unknown track, given this frame's encoding of its face (if any)."""
         label = self._by_track.get(track_id)
+        if label is not None and encoding is not None and self._distance(label, encoding) > tolerance:
+            del self._by_track[track_id]  # someone else took this track's place
+            label = None
         if label is None:
             label = self._nearest(encoding, tolerance) if encoding is not None else None
             if label is None:
@@ -39,13 +43,17 @@ class VisitorBook:
             self._encodings[label].append(np.asarray(encoding, dtype=np.float64))
         return label
 
+    def _distance(self, label: str, encoding: np.ndarray) -> float:
+        recent = self._encodings[label]
+        return float(np.min(np.linalg.norm(np.asarray(recent) - encoding, axis=1))) if recent else 0.0
+
     def _nearest(self, encoding: np.ndarray, tolerance: float) -> str | None:
         held = set(self._by_track.values())
         best, best_distance = None, tolerance
         for label, recent in self._encodings.items():
             if label in held or not recent:
                 continue
-            distance = float(np.min(np.linalg.norm(np.asarray(recent) - encoding, axis=1)))
+            distance = self._distance(label, encoding)
             if distance <= best_distance:
                 best, best_distance = label, distance
         return best

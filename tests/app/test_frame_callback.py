@@ -14,7 +14,7 @@ from apphelpers import PERSON, frame_from_photo, video_frame
 
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import load_settings
-from emotion_core.labels import LABELS, UNKNOWN
+from emotion_core.labels import LABELS
 from emotion_core.live import LiveSession
 from emotion_core.registry import load_registry
 from tests.conftest import GROUPS, PROJECT_ROOT, photos
@@ -87,11 +87,11 @@ def test_frame_without_faces_passes_through_uncounted(live):
     assert snapshot.faces == () and snapshot.people == () and snapshot.frames == 1
 
 
-def test_unknown_face_is_labelled_unknown(live):
+def test_a_stranger_is_labelled_as_a_visitor(live):
     analyzer, session = live
     bgr = frame_from_photo(photos("kit_harington")[0])
     make_frame_callback(analyzer, session)(video_frame(bgr))
-    assert [face.name for face in session.snapshot().faces] == [UNKNOWN]
+    assert [face.name for face in session.snapshot().faces] == ["Visitor 1"]
 
 
 def test_a_frame_the_analyzer_refuses_does_not_end_the_stream(live):
