@@ -13,7 +13,7 @@ from emotion_core.config import Settings
 from emotion_core.errors import EnrollmentError, RegistryError
 from emotion_core.labels import LABELS, UNKNOWN
 from emotion_core.live import LiveSession
-from emotion_core.registry import Registry, add_person, load_registry, remove_person, set_baseline, validate_name
+from emotion_core.registry import add_person, load_registry, remove_person, set_baseline, validate_name
 from emotion_core.store import EmotionLog
 from emotion_core.visitors import VisitorBook
 
