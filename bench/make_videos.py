@@ -23,9 +23,9 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from emotion_core.boxes import Box
 from emotion_core.config import load_settings  # noqa: E402
 from emotion_core.images import load_image  # noqa: E402
-from emotion_core.boxes import Box
 from emotion_core.recognition import ENROLL_MIN_SCORE, detect_faces, enroll
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

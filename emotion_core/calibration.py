@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import cv2
@@ -90,7 +89,7 @@ class Baseline:
             raise ValueError("baseline recorded_at must be a time")
         if not isinstance(model, str) or not model:
             raise ValueError("baseline model must be a name")
-        return cls(MappingProxyType(dict(zip(LABELS, values))), frames, recorded_at, model)
+        return cls(dict(zip(LABELS, values)), frames, recorded_at, model)
 
 
 def make_baseline(rows: Iterable[np.ndarray], model: str, recorded_at: float | None = None) -> Baseline:
@@ -103,7 +102,7 @@ def make_baseline(rows: Iterable[np.ndarray], model: str, recorded_at: float | N
     mean = matrix.mean(axis=0)
     mean = mean / mean.sum()
     when = time.time() if recorded_at is None else recorded_at
-    return Baseline(MappingProxyType(dict(zip(LABELS, map(float, mean)))), len(matrix), float(when), model)
+    return Baseline(dict(zip(LABELS, map(float, mean))), len(matrix), float(when), model)
 
 
 def correct(probabilities: np.ndarray, baseline: np.ndarray) -> np.ndarray:
