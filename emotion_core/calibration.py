@@ -43,7 +43,10 @@ MIN_LIVE_FRAMES = 10
 """Fewest frames a baseline recorded on the Live page needs."""
 
 DEFAULT_DURATION_S = 5.0
-"""How long the Live page records a resting face."""
+"""How long the Live page records a resting face (at least)."""
+
+MAX_DURATION_FACTOR = 6
+"""A recording that has not got its frames after this many times its duration fails."""
 
 REFERENCE = np.array(
     [REFERENCE_NEUTRAL if label == "Neutral" else (1 - REFERENCE_NEUTRAL) / (len(LABELS) - 1) for label in LABELS]
@@ -138,10 +141,12 @@ class RecorderState:
 
 
 class CalibrationRecorder:
-    """Collects one person's uncalibrated probabilities for `duration_s` from their first frame.
+    """Collects one person's uncalibrated probabilities for at least `duration_s` and `min_frames`.
 
-    Fed by `LiveSession.observe` with the faces of each analysed frame; frames where the person is
-    not in view, or appears more than once, add nothing.
+    Fed by `LiveSession.observe` with the faces of each analysed frame, from the first frame the
+    person is in view; frames where they are not, or appear more than once, add nothing. When the
+    analysis is too slow to give `min_frames` within `MAX_DURATION_FACTOR` times `duration_s`, the
+    recording fails.
     """
 
     def __init__(
@@ -169,18 +174,18 @@ class CalibrationRecorder:
                 recording.started_at = timestamp
             recording.rows.append(np.asarray(mine[0], dtype=np.float64))
         elapsed = 0.0 if recording.started_at is None else max(0.0, timestamp - recording.started_at)
-        done = recording.started_at is not None and elapsed >= self.duration_s
+        frames = len(recording.rows)
         baseline, problem = None, None
-        if done:
-            if len(recording.rows) >= self.min_frames:
-                baseline = make_baseline(recording.rows, self.model, recorded_at=time.time())
-            else:
-                problem = (
-                    f"only {len(recording.rows)} frames of {recording.name} in {self.duration_s:.0f} s "
-                    f"(at least {self.min_frames} needed); try again facing the camera"
-                )
+        if elapsed >= self.duration_s and frames >= self.min_frames:
+            baseline = make_baseline(recording.rows, self.model, recorded_at=time.time())
+        elif elapsed >= self.duration_s * MAX_DURATION_FACTOR:
+            problem = (
+                f"only {frames} frames of {recording.name} in {elapsed:.0f} s "
+                f"(at least {self.min_frames} needed); try again facing the camera"
+            )
+        done = baseline is not None or problem is not None
         self._state = RecorderState(
-            recording.name, min(elapsed, self.duration_s), self.duration_s, len(recording.rows), done, baseline, problem
+            recording.name, min(elapsed, self.duration_s), self.duration_s, frames, done, baseline, problem
         )
         return self._state
 

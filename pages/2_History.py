@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 import pandas as pd
@@ -82,6 +83,14 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
         f"{datetime.fromtimestamp(info.started_at):%Y-%m-%d %H:%M:%S} · {duration_text(info)} · "
         f"{len(observations)} observations · model {info.model or 'none'}"
     )
+    if any(o.raw_emotion is not None for o in observations):
+        raw = st.toggle(
+            "Show raw emotions",
+            key=f"raw_emotions_{info.id}",
+            help="Calibrated people were counted relative to their resting face; this shows what the model read.",
+        )
+        if raw:
+            observations = [replace(o, emotion=o.raw_emotion or o.emotion) for o in observations]
     if observations:
         stats = charts.person_stats(((o.person, o.emotion) for o in observations), weights)
         with st.container(key="session-counts"):
