@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import streamlit as st
 
 from emotion_core.calibration import MIN_LIVE_FRAMES
@@ -258,7 +259,7 @@ def visitor_panel(config: Settings, parts: resources.LiveParts) -> None:
             encodings = session.visitor_encodings(label)
             try:
                 enrolled = validate_name(name)
-                add_person(config.faces_path, enrolled, encodings)
+                add_person(config.faces_path, enrolled, np.array(encodings))
             except EmotionCoreError as exc:
                 st.error(f"Nothing was enrolled: {exc}")
                 return

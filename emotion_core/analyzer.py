@@ -104,9 +104,14 @@ class FrameAnalyzer:
         """The faces in a BGR uint8 frame taken at `timestamp` (seconds, increasing)."""
         validate_frame(bgr)
         self._apply_pending()
-        recent = self._detected_at is not None and 0 <= timestamp - self._detected_at < self.settings.detect_period_s
-        if not recent or bgr.shape[:2] != self._detected_shape:  # boxes of another frame size do not fit
-            self._boxes, self._detected_at, self._detected_shape = self._detect(bgr), timestamp, bgr.shape[:2]
+        # Boxes are kept between detections only for frames of the size they were found in (a
+        # WebRTC stream changes resolution when bandwidth drops).
+        if (
+            self._detected_at is None
+            or bgr.shape != self._detected_shape
+            or not 0 <= timestamp - self._detected_at < self.settings.detect_period_s
+        ):
+            self._boxes, self._detected_at, self._detected_shape = self._detect(bgr), timestamp, bgr.shape
         tracks = self._tracker.update(self._boxes, timestamp)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None
         encodings = self._identify(rgb, tracks, timestamp)

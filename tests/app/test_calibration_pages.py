@@ -7,8 +7,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import PERSON, button, frame_from_photo, texts, video_frame
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from emotion_core.analyzer import AnalyzedFace
@@ -18,7 +17,8 @@ from emotion_core.labels import LABELS
 from emotion_core.live import LiveSession
 from emotion_core.registry import load_registry, set_baseline
 from emotion_core.store import EmotionLog
-from tests.conftest import photos
+from tests.app.apphelpers import PERSON, button, frame_from_photo, texts, video_frame
+from tests.data import photos
 from ui import resources
 from ui.camera import make_frame_callback
 
@@ -39,6 +39,7 @@ def stream(at: AppTest, photo, until: Callable[[], bool], timeout_s: float = 90.
         time.sleep(1 / 15)
 
 
+@pytest.mark.requires_data
 def test_calibrate_an_enrolled_person_in_view(page, enrolled, faces_path, faceapi_model):
     at = page(APP)
     session = at.session_state[resources.LIVE_KEY].session
@@ -57,12 +58,14 @@ def test_calibrate_an_enrolled_person_in_view(page, enrolled, faces_path, faceap
     at.session_state[resources.LIVE_KEY].stream.stop()
 
 
+@pytest.mark.requires_data
 def test_a_baseline_of_another_model_is_noted(page, enrolled, faces_path, faceapi_model):
     set_baseline(faces_path, PERSON, make_baseline([np.eye(len(LABELS))[2]], "hsemotion"))
     at = page(APP)
     assert f"{PERSON}'s baseline was made with hsemotion, so it is ignored with faceapi" in texts(at)
 
 
+@pytest.mark.requires_data
 def test_enroll_this_visitor(page, faces_path, faceapi_model, db_url):
     at = page(APP)
     at.toggle(key="count_emotions").set_value(True).run()
@@ -87,6 +90,7 @@ def test_enroll_this_visitor(page, faces_path, faceapi_model, db_url):
     at.session_state[resources.LIVE_KEY].stream.stop()
 
 
+@pytest.mark.requires_data
 def test_enroll_page_shows_who_is_calibrated(page, enrolled, faces_path):
     set_baseline(faces_path, PERSON, make_baseline([np.eye(len(LABELS))[2]], "faceapi", recorded_at=1_700_000_000.0))
     at = page("pages/1_Enroll.py")

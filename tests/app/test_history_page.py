@@ -6,12 +6,11 @@ import csv
 import io
 
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import button, labels_of, record_session, texts
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from emotion_core.labels import LABELS
 from emotion_core.store import EmotionLog
+from tests.app.apphelpers import button, labels_of, record_session, texts
 
 HISTORY = "pages/2_History.py"
 FIRST = [("Alice", "Happy"), ("Bob", "Sad"), ("Alice", "Neutral"), ("Alice", "Angry")]

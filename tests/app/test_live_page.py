@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
-import gc
-
+import pytest
 import streamlit_webrtc.component
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import PERSON, button, frame_from_photo, labels_of, texts, video_frame
 from streamlit_webrtc.component import WebRtcStreamerState
 
 from emotion_core.config import DEFAULT_WEIGHTS, load_settings
 from emotion_core.labels import LABELS
+from tests.app.apphelpers import PERSON, button, frame_from_photo, labels_of, texts, video_frame
 from ui import resources
 from ui.camera import CAMERA_KEY, make_frame_callback
 
@@ -62,6 +61,7 @@ def test_renders_controls_and_hints_without_errors(page):
     assert "Article 5(1)(f)" in texts(at)
 
 
+@pytest.mark.requires_data
 def test_counting_records_a_session_and_shows_final_confidence(page, enrolled, faceapi_model):
     at = page(APP)
     assert "Nobody is enrolled" not in texts(at)
@@ -85,6 +85,7 @@ def test_counting_records_a_session_and_shows_final_confidence(page, enrolled, f
     assert sessions[0].final["people"][PERSON]["total"] == table.loc[PERSON, "Total"]
 
 
+@pytest.mark.requires_data
 def test_sidebar_weights_drive_the_score(page, enrolled, faceapi_model):
     at = page(APP)
     for label in LABELS:

@@ -22,12 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from e2e_page import AppPage
 from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 
 from emotion_core.images import load_image
 from emotion_core.recognition import enroll
-from tests.conftest import FACES, GROUPS, PROJECT_ROOT, photos
+from tests.data import DATA_MISSING, FACES, GROUPS, PROJECT_ROOT, have_data, photos
+from tests.e2e.e2e_page import AppPage
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -70,6 +70,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     here = Path(__file__).parent
     if os.environ.get("EMOTION_E2E") != "1" or not _only_loopback():
         reason = "browser tests run only through tests/e2e/run (a loopback-only network namespace)"
+    elif not have_data():
+        reason = DATA_MISSING
     elif not CHROMIUM.is_file():
         reason = f"{CHROMIUM} is missing: install Debian's chromium (./run.sh test does)"
     else:

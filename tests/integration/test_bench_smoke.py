@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import HAMILTON, PROJECT_ROOT, photos
+
+from tests.data import HAMILTON, PROJECT_ROOT, photos
+
+pytestmark = pytest.mark.requires_data
 
 MIRANDA = "Lin-Manuel Miranda"
 KEYS = {

@@ -8,8 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import EMOTIONS, GROUPS, photos
-from test_cli_faces import assert_bad_input, cli
 
 from emotion_core.calibration import make_baseline
 from emotion_core.config import Settings
@@ -17,6 +15,10 @@ from emotion_core.emotions import load_emotion_model
 from emotion_core.images import load_image
 from emotion_core.registry import load_registry, set_baseline
 from emotion_core.replay import analyze_video
+from tests.data import EMOTIONS, GROUPS, photos
+from tests.integration.helpers import assert_bad_input, cli
+
+pytestmark = pytest.mark.requires_data
 
 # John Salley's photos all read Happy with faceapi: his usual face is a smile.
 PERSON, FOLDER = "John Salley", "john_salley"

@@ -11,18 +11,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HAMILTON, PROJECT_ROOT, photos
 
 from emotion_core.analyzer import FrameAnalyzer
-from emotion_core.overlay import draw_faces
 from emotion_core.config import Settings
 from emotion_core.emotions import load_emotion_model
 from emotion_core.errors import VideoError
 from emotion_core.labels import is_visitor
+from emotion_core.overlay import draw_faces
 from emotion_core.recognition import enroll
 from emotion_core.registry import Registry, load_registry
 from emotion_core.replay import analyze_video
 from emotion_core.video import read_frames
+from tests.data import HAMILTON, PROJECT_ROOT, photos
+
+pytestmark = pytest.mark.requires_data
 
 MIRANDA = "Lin-Manuel Miranda"
 # Others enrolled too, so a wrong name would be possible.

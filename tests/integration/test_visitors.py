@@ -6,7 +6,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import GROUPS, photos
 
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import Settings
@@ -15,6 +14,9 @@ from emotion_core.images import load_image
 from emotion_core.live import LiveSession
 from emotion_core.registry import Registry, add_person, load_registry
 from emotion_core.store import EmotionLog
+from tests.data import GROUPS, photos
+
+pytestmark = pytest.mark.requires_data
 
 FPS = 10.0
 
