@@ -345,8 +345,11 @@ class LiveSession:
         )
 
     def close(self) -> None:
-        """Stop counting if on and flush the log."""
+        """Stop counting if on, flush the log and drop the visitors' encodings."""
         self.stop_counting()
+        with self._lock:
+            self._visitor_encodings.clear()
+            self._recorder = None
         if self._log is not None:
             self._log.flush()
 

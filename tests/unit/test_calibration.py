@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sqlite3
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from emotion_core.errors import EnrollmentError, RegistryError
 from emotion_core.labels import LABELS, UNKNOWN
 from emotion_core.live import LiveSession
 from emotion_core.registry import add_person, load_registry, remove_person, set_baseline, validate_name
-from emotion_core.store import EmotionLog
+from emotion_core.store import EmotionLog, Observation
 from emotion_core.visitors import VisitorBook
 
 SAD_REST = np.array([0.02, 0.08, 0.85, 0.02, 0.01, 0.01, 0.01, 0.0])  # a calm face the model reads as Sad
@@ -157,10 +158,37 @@ def test_an_enrolled_visitor_s_observations_take_the_new_name():
     session.rename_visitor("Visitor 1", "Cleo")
     session.observe([face(7, "Visitor 1", row(Sad=1))], 1002.5)  # the track still says Visitor 1
     assert session.visitor_encodings("Visitor 1") == []
+    session.observe([face(8, "Visitor 2", row(Happy=1), encoding=tuple(np.zeros(128)))], 1002.6)
     final = session.stop_counting(now=1003.0)
-    assert [(p.name, p.total) for p in final.people] == [("Cleo", 6)]
+    assert [(p.name, p.total) for p in final.people] == [("Cleo", 6), ("Visitor 2", 1)]
     log.flush()
-    assert {o.person for o in log.observations(final.session_id)} == {"Cleo"}
+    assert {o.person for o in log.observations(final.session_id)} == {"Cleo", "Visitor 2"}
+    assert len(session.visitor_encodings("Visitor 2")) == 1
+    session.close()  # the end of the browser session: visitors' encodings are dropped
+    assert session.visitor_encodings("Visitor 2") == []
+    log.close()
+
+
+def test_an_emotion_log_made_before_calibration_gains_the_raw_emotion_column(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE sessions (id INTEGER PRIMARY KEY, started_at FLOAT NOT NULL, ended_at FLOAT,"
+        " model VARCHAR(64), settings JSON NOT NULL, final JSON);"
+        "CREATE TABLE observations (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES sessions(id),"
+        " timestamp FLOAT NOT NULL, person VARCHAR(200) NOT NULL, emotion VARCHAR(16) NOT NULL,"
+        " probability FLOAT NOT NULL);"
+        "INSERT INTO sessions VALUES (1, 1.0, 2.0, 'faceapi', '{}', NULL);"
+        "INSERT INTO observations VALUES (1, 1, 1.5, 'Ann', 'Sad', 0.9);"
+    )
+    old.commit()
+    old.close()
+    log = EmotionLog(f"sqlite:///{path}")
+    assert log.observations(1) == [Observation(1.5, "Ann", "Sad", 0.9, None)]
+    session_id = log.start_session(3.0, "faceapi", {})
+    log.add_observations(session_id, [Observation(3.5, "Ann", "Neutral", 0.8, "Sad")])
+    assert log.flush()
+    assert log.observations(session_id) == [Observation(3.5, "Ann", "Neutral", 0.8, "Sad")]
     log.close()
 
 
