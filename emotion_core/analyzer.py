@@ -16,7 +16,7 @@ from .calibration import correct, usable_baseline
 from .config import Settings, validate_tolerance
 from .emotions import EmotionModel
 from .images import validate_frame
-from .labels import LABELS, UNKNOWN, is_visitor
+from .labels import LABELS, UNKNOWN
 from .recognition import Matcher, detect_faces, encode_faces
 from .registry import Registry
 from .tracking import Track, Tracker
@@ -139,7 +139,8 @@ class FrameAnalyzer:
                     None if encoding is None else tuple(map(float, encoding)),
                 )
             )
-        self._visitors.keep_tracks(face.track_id for face in faces if is_visitor(face.name))
+        # Tracks missed in this frame but not ended (grace period) keep their visitor label.
+        self._visitors.keep_tracks(track.id for track in self._tracker.tracks if track.name == UNKNOWN)
         return faces
 
     def _emotions(self, track: Track) -> tuple[Mapping[str, float] | None, Mapping[str, float] | None]:
