@@ -24,6 +24,11 @@ def is_visitor(name: str) -> bool:
     return re.fullmatch(VISITOR_PATTERN, name) is not None
 
 
+def is_stranger(name: str) -> bool:
+    """Whether `name` stands for a face that matches nobody enrolled (Unknown or a visitor)."""
+    return name == UNKNOWN or is_visitor(name)
+
+
 SYNONYMS: dict[str, str] = {
     "happy": "Happy",
     "happiness": "Happy",

@@ -19,7 +19,7 @@ import numpy as np
 from .analyzer import AnalyzedFace
 from .calibration import DEFAULT_DURATION_S, CalibrationRecorder, RecorderState
 from .config import Settings, validate_sample_period, validate_weights
-from .labels import LABELS, UNKNOWN, is_visitor
+from .labels import LABELS, is_stranger, is_visitor
 from .scoring import confidence
 from .store import EmotionLog, Observation
 from .visitors import RECENT_ENCODINGS
@@ -205,8 +205,7 @@ class LiveSession:
                 return
             for face in faces:
                 name = self._renamed.get(face.name, face.name)
-                stranger = name == UNKNOWN or is_visitor(name)
-                if face.emotion is None or (stranger and not self._count_unknown):
+                if face.emotion is None or (is_stranger(name) and not self._count_unknown):
                     continue
                 clock = self._clocks.get(face.track_id)
                 if clock is None or timestamp < clock.seen:  # a new track, or time went backwards
