@@ -19,7 +19,7 @@ from emotion_core.registry import load_registry, set_baseline
 from emotion_core.store import EmotionLog
 from tests.app.apphelpers import PERSON, button, frame_from_photo, texts, video_frame
 from tests.data import photos
-from ui import resources
+from ui import keys, resources
 from ui.camera import make_frame_callback
 
 APP = "app.py"
@@ -27,7 +27,7 @@ APP = "app.py"
 
 def stream(at: AppTest, photo, until: Callable[[], bool], timeout_s: float = 90.0) -> None:
     """Feed real frames of `photo` through the camera callback at about 15 fps until `until()`."""
-    parts = at.session_state[resources.LIVE_KEY]
+    parts = at.session_state[keys.LIVE_PARTS]
     callback = make_frame_callback(parts.stream)
     bgr = frame_from_photo(photo)
     deadline = time.monotonic() + timeout_s
@@ -42,7 +42,7 @@ def stream(at: AppTest, photo, until: Callable[[], bool], timeout_s: float = 90.
 @pytest.mark.requires_data
 def test_calibrate_an_enrolled_person_in_view(page, enrolled, faces_path, faceapi_model):
     at = page(APP)
-    session = at.session_state[resources.LIVE_KEY].session
+    session = at.session_state[keys.LIVE_PARTS].session
     stream(at, enrolled, lambda: any(face.name == PERSON for face in session.snapshot().faces))
     at.run()
     button(at, f"Calibrate {PERSON}").click().run()
@@ -55,7 +55,7 @@ def test_calibrate_an_enrolled_person_in_view(page, enrolled, faces_path, faceap
     baseline = load_registry(faces_path).baselines[PERSON]
     assert baseline.frames >= 10 and baseline.model == "faceapi"
     assert f"Calibrated {PERSON}" in texts(at)
-    at.session_state[resources.LIVE_KEY].stream.stop()
+    at.session_state[keys.LIVE_PARTS].stream.stop()
 
 
 @pytest.mark.requires_data
@@ -69,16 +69,16 @@ def test_a_baseline_of_another_model_is_noted(page, enrolled, faces_path, faceap
 def test_enroll_this_visitor(page, faces_path, faceapi_model, db_url):
     at = page(APP)
     at.toggle(key="count_emotions").set_value(True).run()
-    session = at.session_state[resources.LIVE_KEY].session
+    session = at.session_state[keys.LIVE_PARTS].session
     stranger = photos("kit_harington")[0]
     stream(at, stranger, lambda: len(session.visitor_encodings("Visitor 1")) >= 2)
     at.run()
-    assert at.selectbox(key="visitor_label").value == "Visitor 1"
-    at.text_input(key="visitor_name").set_value("Kit Harington")
+    assert at.selectbox(key=keys.VISITOR_LABEL).value == "Visitor 1"
+    at.text_input(key=keys.VISITOR_NAME).set_value("Kit Harington")
     button(at, "Enroll visitor").click().run()
     assert "consent" in texts(at) and len(load_registry(faces_path)) == 0  # nothing without consent
-    at.text_input(key="visitor_name").set_value("Kit Harington")
-    at.checkbox(key="visitor_consent").check()
+    at.text_input(key=keys.VISITOR_NAME).set_value("Kit Harington")
+    at.checkbox(key=keys.VISITOR_CONSENT).check()
     button(at, "Enroll visitor").click().run()
     assert not at.exception
     assert load_registry(faces_path).people() == {"Kit Harington": len(load_registry(faces_path))}
@@ -87,13 +87,13 @@ def test_enroll_this_visitor(page, faces_path, faceapi_model, db_url):
     log = resources._open_log(load_settings().db_url)
     assert log.flush()
     assert {o.person for o in log.observations()} == {"Kit Harington"}
-    at.session_state[resources.LIVE_KEY].stream.stop()
+    at.session_state[keys.LIVE_PARTS].stream.stop()
 
 
 @pytest.mark.requires_data
 def test_enroll_page_shows_who_is_calibrated(page, enrolled, faces_path):
     set_baseline(faces_path, PERSON, make_baseline([np.eye(len(LABELS))[2]], "faceapi", recorded_at=1_700_000_000.0))
-    at = page("pages/1_Enroll.py")
+    at = page("ui/pages/enroll.py")
     table = at.dataframe[0].value
     assert list(table.columns) == ["Person", "Encodings", "Calibrated"]
     assert table.iloc[0]["Calibrated"].endswith("(faceapi, 1 frames)")
@@ -109,7 +109,7 @@ def test_history_shows_raw_or_calibrated_emotions(page, db_url):
     session.stop_counting(now=1_700_000_001.0)
     assert log.flush()
     log.close()
-    at = page("pages/2_History.py")
+    at = page("ui/pages/history.py")
     assert at.dataframe[1].value.loc[PERSON, "Neutral"] == 1
     at.toggle(key=next(t.key for t in at.toggle if t.key.startswith("raw_emotions_"))).set_value(True).run()
     counts = at.dataframe[1].value

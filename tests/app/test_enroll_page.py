@@ -12,7 +12,7 @@ from emotion_core.store import EmotionLog
 from tests.app.apphelpers import PERSON, PERSON_DIR, button, labels_of, record_session, texts
 from tests.data import GROUPS, photos
 
-ENROLL = "pages/1_Enroll.py"
+ENROLL = "ui/pages/enroll.py"
 
 
 def upload(path) -> tuple[str, bytes, str]:

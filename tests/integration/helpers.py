@@ -21,7 +21,7 @@ def cli(*args: object, faces: Path | None = None, env: dict | None = None) -> su
     environment["EMOTION_DB_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='cli-db-')}/emotions.db"
     environment.update(env or {})
     return subprocess.run(
-        command + [str(a) for a in args], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300
+        command + [str(a) for a in args], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=600
     )
 
 

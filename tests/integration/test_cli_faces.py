@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from emotion_core.store import EmotionLog, Observation
 from tests.data import FACES, GROUPS, HAMILTON, PROJECT_ROOT, photos
 from tests.integration.helpers import assert_bad_input, cli
 
@@ -80,6 +81,24 @@ def test_forget(enrolled, tmp_path):
     assert cli("forget", "Joe Biden", faces=copy).returncode == 0
     assert json.loads(cli("people", "--json", faces=copy).stdout) == [{"name": "Barack Obama", "encodings": 2}]
     assert_bad_input(cli("forget", "Joe Biden", faces=copy), "no enrolled person")
+
+
+def test_forget_deletes_their_emotion_records(enrolled, tmp_path):
+    copy = tmp_path / "faces.pkl"
+    copy.write_bytes(enrolled.read_bytes())
+    db_url = f"sqlite:///{tmp_path / 'emotions.db'}"
+    log = EmotionLog(db_url)
+    session_id = log.start_session(1.0, "faceapi", {})
+    log.add_observations(
+        session_id, [Observation(1.0, "Joe Biden", "Happy", 0.9), Observation(2.0, "Barack Obama", "Sad", 0.9)]
+    )
+    assert log.flush()
+    log.close()
+    done = cli("forget", "  Joe Biden ", faces=copy, env={"EMOTION_DB_URL": db_url})
+    assert (done.returncode, done.stdout) == (0, "forgot Joe Biden and 1 emotion record(s)\n"), done.stderr
+    log = EmotionLog(db_url)
+    assert [o.person for o in log.observations()] == ["Barack Obama"]
+    log.close()
 
 
 def test_unicode_names_end_to_end(tmp_path):
