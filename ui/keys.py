@@ -34,11 +34,6 @@ VISITOR_NAME = "visitor_name"
 VISITOR_CONSENT = "visitor_consent"
 
 
-def calibrate(name: str) -> str:
-    """The Calibrate button of one enrolled person."""
-    return f"calibrate_{name}"
-
-
 # Other widgets.
 FORGET_PERSON = "forget_person"
 ENROLL_SUBMIT = "enroll_submit"
@@ -57,6 +52,11 @@ SESSION_COUNTS = "session-counts"
 def weight(label: str) -> str:
     """The sidebar input of one emotion's weight."""
     return f"weight_{label}"
+
+
+def calibrate(name: str) -> str:
+    """The live page's Calibrate button of one enrolled person."""
+    return f"calibrate_{name}"
 
 
 def enroll_input(kind: str, generation: int) -> str:
