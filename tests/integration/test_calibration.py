@@ -122,10 +122,16 @@ def test_people_without_a_usable_baseline_read_exactly_as_before(enrolled, resti
     model = load_emotion_model("faceapi", Settings().models_dir)
     registry = load_registry(enrolled)
     other_model = registry.with_baseline(PERSON, make_baseline([np.eye(8)[0]], "hsemotion"))
-    runs = [analyze_video(resting_video, r, model, Settings()) for r in (registry, other_model)]
+    same_model = registry.with_baseline(PERSON, make_baseline([np.eye(8)[0]], "faceapi"))
+    runs = [analyze_video(resting_video, r, model, Settings()) for r in (registry, other_model, same_model)]
     plain = [[(o.person, o.emotion, o.probability, o.raw_emotion) for o in run.observations] for run in runs]
     assert plain[0] == plain[1] and plain[0]
     assert all(raw is None for *_, raw in plain[0])
+    # With a baseline of this model the same frames are logged with both readings.
+    assert [(person, raw) for person, _, _, raw in plain[2]] == [
+        (person, emotion) for person, emotion, _, _ in plain[0]
+    ]
+    assert [emotion for _, emotion, _, _ in plain[2]] != [emotion for _, emotion, _, _ in plain[0]]
 
 
 def test_calibrating_each_yale_subject_on_their_neutral_image():
