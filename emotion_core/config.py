@@ -54,6 +54,9 @@ ANALYSIS_RANGES = {
     "emotion_window_s": (0.0, 60.0),
     "detect_period_s": (0.0, 10.0),
     "emotion_period_s": (0.0, 10.0),
+    "db_connect_timeout_s": (1.0, 300.0),
+    "db_lock_timeout_s": (0.1, 300.0),
+    "db_statement_timeout_s": (0.5, 3600.0),
     "analysis_max_fps": (0.0, 120.0),
     "analysis_niceness": (0, 19),
     "analysis_idle_stop_s": (0.5, 600.0),
@@ -71,11 +74,23 @@ ENV = {
     "weights": "EMOTION_WEIGHTS",
     "count_unknown": "EMOTION_COUNT_UNKNOWN",
     "ice_servers": "EMOTION_ICE_SERVERS",
+    "db_connect_timeout_s": "EMOTION_DB_CONNECT_TIMEOUT",
+    "db_lock_timeout_s": "EMOTION_DB_LOCK_TIMEOUT",
+    "db_statement_timeout_s": "EMOTION_DB_STATEMENT_TIMEOUT",
     "analysis_max_fps": "EMOTION_ANALYSIS_MAX_FPS",
     "analysis_niceness": "EMOTION_ANALYSIS_NICENESS",
     "refresh_s": "EMOTION_REFRESH_S",
     "bench_stamp": "EMOTION_BENCH_STAMP",
 }
+
+
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Seconds a database client waits: to connect, for a lock, for one statement."""
+
+    connect_s: float = 3.0
+    lock_s: float = 2.0
+    statement_s: float = 5.0
 
 
 def default_db_url() -> str:
@@ -130,6 +145,11 @@ class Settings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
     min_enroll_face: int = 40
+    # A database server that stops answering must not hang a page, the frame path or a command:
+    # seconds to wait for a connection, for a lock held by another server, for one statement.
+    db_connect_timeout_s: float = 3.0
+    db_lock_timeout_s: float = 2.0
+    db_statement_timeout_s: float = 5.0
     # Seconds between redraws of the live page's figures while the camera runs. On a loaded 2-core
     # machine clicks were sometimes lost while these timed reruns kept coming at 0.5 s; 1 s leaves
     # fewer of them to collide with a click's full rerun.
@@ -155,6 +175,11 @@ class Settings:
             if name in INTEGER_SETTINGS and not value.is_integer():
                 raise SettingsError(f"{name} must be a whole number, not {getattr(self, name)!r}")
             object.__setattr__(self, name, int(value) if name in INTEGER_SETTINGS else value)
+
+    @property
+    def db_timeouts(self) -> DbTimeouts:
+        """The database timeouts as one value (what the store needs)."""
+        return DbTimeouts(self.db_connect_timeout_s, self.db_lock_timeout_s, self.db_statement_timeout_s)
 
     def __reduce__(self) -> tuple[object, ...]:
         # Settings travel to the analysis process; the read-only weights mapping does not pickle.

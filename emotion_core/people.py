@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import DbTimeouts
 from .errors import StoreError
-from .registry import normalize_name, remove_person
+from .registry import RegistryStore, normalize_name, remove_person
 from .store import EmotionLog, forget_person_records
 
 
@@ -19,18 +20,23 @@ class ForgetResult:
     records_error: str | None = None
 
 
-def forget_person(faces_path: str | Path, log: EmotionLog | str, name: str) -> ForgetResult:
-    """Remove `name` from the registry at `faces_path`, then delete their emotion records.
+def forget_person(
+    registry: RegistryStore | str | Path, log: EmotionLog | str, name: str, timeouts: DbTimeouts | None = None
+) -> ForgetResult:
+    """Remove `name` from `registry` (a store, or a registry file's path), then delete their emotion records.
 
-    `log` is an open `EmotionLog` (its pending writes are filtered too) or a database URL.
+    `log` is an open `EmotionLog` (its pending writes are filtered too) or a database URL (opened
+    with `timeouts`).
     Raises `EmotionCoreError` when the person cannot be removed from the registry (nothing is
     changed then); a database that refuses the deletion is reported in the result, because the
     face encodings are already gone.
     """
-    remove_person(faces_path, name)
+    remove_person(registry, name)
     stored = normalize_name(name)
     try:
-        records = log.forget_person(stored) if isinstance(log, EmotionLog) else forget_person_records(log, stored)
+        records = (
+            log.forget_person(stored) if isinstance(log, EmotionLog) else forget_person_records(log, stored, timeouts)
+        )
     except StoreError as exc:
         return ForgetResult(stored, None, str(exc))
     return ForgetResult(stored, records)

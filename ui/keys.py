@@ -14,6 +14,7 @@ CURRENT_PAGE = "current_page"  # the page that ran last in this browser session
 FLASH = "flash_message"  # a message shown once on the next run
 SIDEBAR_PREFS = "sidebar_prefs"  # the live page's sidebar values, kept while other pages run
 ENROLL_FORM = "enroll_form_generation"  # bumped after an enrollment so the inputs start empty
+DELETED_ELSEWHERE = "deleted_elsewhere"  # id of the counted session found deleted (by another server)
 VIDEO_JOB = "video_job"  # the Video page's analysis (running or done) of this browser session
 VIDEO_UPLOAD = "video_upload_generation"  # bumped after each start so the uploader is emptied
 REPORT_MADE = "report_made"  # ((session id, format), bytes) of the last report made on History

@@ -47,7 +47,7 @@ def enroll_form(settings: Settings) -> None:
     try:
         with st.spinner(f"Finding and encoding the face in {len(images)} image(s)…"):
             added = enroll(
-                settings.faces_path,
+                resources.registry_store(settings),
                 name,
                 images,
                 tolerance=settings.tolerance,
@@ -65,7 +65,7 @@ def enroll_form(settings: Settings) -> None:
 
 def _forget(settings: Settings, name: str) -> None:
     try:
-        result = forget_person(settings.faces_path, resources.emotion_log(settings), name)
+        result = forget_person(resources.registry_store(settings), resources.emotion_log(settings), name)
     except EmotionCoreError as exc:
         resources.flash("error", f"{name} was not deleted: {exc}")
         return

@@ -30,10 +30,11 @@ def duration_text(info: SessionRecord) -> str:
 
 def final_scores(info: SessionRecord) -> Mapping[str, float | None]:
     """Person (and "Overall") -> frozen final score of a finished session."""
-    final = info.final or {}
-    scores = {name: stats.get("score") for name, stats in final.get("people", {}).items()}
-    if final:
-        scores["Overall"] = final.get("overall_score")
+    final = info.final_scores()
+    if final is None:
+        return {}
+    scores = {person.name: person.score for person in final.people}
+    scores["Overall"] = final.overall_score
     return scores
 
 

@@ -145,7 +145,12 @@ def faces_in_view(snapshot: Snapshot) -> str:
 
 def live_stats(stream: LiveStream, playing: bool) -> None:
     """The live figures; redrawn on a timer while the camera runs."""
+    settings = resources.settings()
+    resources.sync_registry(settings)
     snapshot = stream.session.snapshot()
+    deleted = resources.deleted_elsewhere(settings, stream.session, snapshot)
+    if deleted and snapshot.counting:
+        st.rerun()  # the whole page, so that the Count emotions toggle shows counting stopped
     with st.container(key=keys.LIVE_STATS):
         overall, people, observations, view = st.columns([1, 1, 1, 3])
         overall.metric("Overall confidence", charts.score_text(snapshot.overall_score))
@@ -160,7 +165,13 @@ def live_stats(stream: LiveStream, playing: bool) -> None:
             )
         if snapshot.store_error:
             st.warning(f"Observations are kept in memory until the database accepts them again: {snapshot.store_error}")
-        if snapshot.final is not None and not snapshot.counting:
+        if deleted:
+            st.warning(
+                "This session was deleted on another server, so counting stopped and nothing more is saved. "
+                "Turn on **Count emotions** to start a new session.",
+                icon=":material/delete_forever:",
+            )
+        elif snapshot.final is not None and not snapshot.counting:
             final_panel(snapshot.final)
         if not snapshot.people:
             st.info(
