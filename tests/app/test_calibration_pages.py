@@ -84,7 +84,7 @@ def test_enroll_this_visitor(page, faces_path, faceapi_model, db_url):
     assert load_registry(faces_path).people() == {"Kit Harington": len(load_registry(faces_path))}
     assert [p.name for p in session.snapshot().people] == ["Kit Harington"]
     at.toggle(key="count_emotions").set_value(False).run()
-    log = resources._open_log(load_settings().db_url)
+    log = resources.emotion_log(load_settings())
     assert log.flush()
     assert {o.person for o in log.observations()} == {"Kit Harington"}
     at.session_state[keys.LIVE_PARTS].stream.stop()
