@@ -149,7 +149,7 @@ class Accounts:
 
     def __init__(self, url: str) -> None:
         """Open the database (creating the tables if missing); `StoreError` if it cannot be used."""
-        self._engine = shared_engine(url, metadata)
+        self._engine = shared_engine(url)
         self._hasher = PasswordHasher()
         self._dummy_hash = self._hasher.hash("not a password of anyone")
 

@@ -12,13 +12,15 @@ import cv2
 import numpy as np
 
 from .boxes import Box, scale_box
+from .calibration import correct, usable_baseline
 from .config import Settings, validate_tolerance
 from .emotions import EmotionModel
 from .images import validate_frame
-from .labels import LABELS
+from .labels import LABELS, UNKNOWN
 from .recognition import Matcher, detect_faces, encode_faces
 from .registry import Registry
 from .tracking import Track, Tracker
+from .visitors import VisitorBook
 
 
 @dataclass(frozen=True)
@@ -27,15 +29,29 @@ class AnalyzedFace:
 
     track_id: int
     box: Box  # (top, right, bottom, left) in the ORIGINAL frame's pixels
-    name: str  # enrolled name or labels.UNKNOWN
+    name: str  # enrolled name, a visitor label ("Visitor 1") or labels.UNKNOWN
     distance: float | None
     scores: Mapping[str, float] | None  # smoothed probabilities over LABELS; None without a model
+    raw_scores: Mapping[str, float] | None = None  # before calibration; None when not calibrated
+    encoding: tuple[float, ...] | None = None  # the face encoding computed on this frame, if any
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether `scores` are read relative to the person's baseline."""
+        return self.raw_scores is not None
+
+    @property
+    def raw_emotion(self) -> str | None:
+        """The most probable emotion before calibration, None without a model."""
+        scores = self.raw_scores if self.raw_scores is not None else self.scores
+        return max(scores, key=scores.__getitem__) if scores else None
 
     def __reduce__(self) -> tuple[object, ...]:
         # Faces cross from the analysis process to the page's; a mapping proxy does not pickle.
         values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
-        if values["scores"] is not None:
-            values["scores"] = dict(values["scores"])
+        for key in _SCORE_FIELDS:
+            if values[key] is not None:
+                values[key] = dict(values[key])
         return _rebuild_face, (values,)
 
     @property
@@ -52,10 +68,14 @@ class AnalyzedFace:
         return None if emotion is None or self.scores is None else float(self.scores[emotion])
 
 
+_SCORE_FIELDS = ("scores", "raw_scores")
+
+
 def _rebuild_face(values: dict[str, object]) -> AnalyzedFace:
-    scores = values["scores"]
-    if isinstance(scores, dict):
-        values["scores"] = MappingProxyType(scores)
+    for key in _SCORE_FIELDS:
+        scores = values[key]
+        if isinstance(scores, dict):
+            values[key] = MappingProxyType(scores)
     return AnalyzedFace(**values)  # type: ignore[arg-type]
 
 
@@ -71,6 +91,7 @@ class FrameAnalyzer:
         self.settings = settings
         self.emotion_model = emotion_model
         self._tracker = Tracker(settings.track_grace_s, settings.identity_votes)
+        self._visitors = VisitorBook()
         self._matcher = _nearest_matcher(registry)
         self._tolerance = settings.tolerance
         self._pending_registry: Registry | None = None
@@ -93,7 +114,7 @@ class FrameAnalyzer:
             self._boxes, self._detected_at, self._detected_shape = self._detect(bgr), timestamp, bgr.shape
         tracks = self._tracker.update(self._boxes, timestamp)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None
-        self._identify(rgb, tracks, timestamp)
+        encodings = self._identify(rgb, tracks, timestamp)
         if self.emotion_model is not None and rgb is not None:
             due = [track for track in tracks if track.emotion_due(timestamp, self.settings.emotion_period_s)]
             if due:
@@ -102,11 +123,37 @@ class FrameAnalyzer:
                     track.add_emotions(timestamp, row, self.settings.emotion_window_s)
         faces = []
         for track in tracks:
-            scores = None
-            if self.emotion_model is not None:
-                scores = MappingProxyType(dict(zip(LABELS, map(float, track.smoothed_emotions()))))
-            faces.append(AnalyzedFace(track.id, track.box, track.name, track.distance, scores))
+            name = track.name
+            if name == UNKNOWN:
+                name = self._visitors.label(track.id, encodings.get(track.id), self._tolerance)
+            scores, raw = self._emotions(track)
+            encoding = encodings.get(track.id)
+            faces.append(
+                AnalyzedFace(
+                    track.id,
+                    track.box,
+                    name,
+                    track.distance,
+                    scores,
+                    raw,
+                    None if encoding is None else tuple(map(float, encoding)),
+                )
+            )
+        # Tracks missed in this frame but not ended (grace period) keep their visitor label.
+        self._visitors.keep_tracks(track.id for track in self._tracker.tracks if track.name == UNKNOWN)
         return faces
+
+    def _emotions(self, track: Track) -> tuple[Mapping[str, float] | None, Mapping[str, float] | None]:
+        """(scores, raw scores): the smoothed probabilities, read relative to the person's
+        baseline when they have one made by this model (raw scores None otherwise)."""
+        if self.emotion_model is None:
+            return None, None
+        smoothed = track.smoothed_emotions()
+        baseline = usable_baseline(self._matcher.registry.baselines, track.name, self.emotion_model.name)
+        scores = MappingProxyType(dict(zip(LABELS, map(float, smoothed))))
+        if baseline is None:
+            return scores, None
+        return MappingProxyType(dict(zip(LABELS, map(float, correct(smoothed, baseline.vector()))))), scores
 
     def _apply_pending(self) -> None:
         registry, self._pending_registry = self._pending_registry, None
@@ -132,9 +179,10 @@ class FrameAnalyzer:
         )
         return [scale_box(box, 1.0 / scale, (height, width)) for box in boxes]
 
-    def _identify(self, rgb: np.ndarray | None, tracks: list[Track], now: float) -> None:
+    def _identify(self, rgb: np.ndarray | None, tracks: list[Track], now: float) -> dict[int, np.ndarray]:
+        """Recognise the tracks due for it; return the encodings computed, by track id."""
         if not tracks or rgb is None:
-            return
+            return {}
         recheck, unknown_recheck = self.settings.identity_recheck_s, self.settings.unknown_recheck_s
         voting = [t for t in tracks if not t.established]
         due = sorted(
@@ -144,14 +192,12 @@ class FrameAnalyzer:
         # One re-check per frame spreads the cost of established tracks over frames.
         chosen = voting + due[:1]
         if not chosen:
-            return
-        if len(self._matcher.registry) == 0:
-            for track in chosen:
-                track.add_vote(None, None, now, self._tolerance)
-            return
+            return {}
+        # Encoded even with nobody enrolled: strangers are told apart by their encodings.
         encodings = encode_faces(rgb, [track.box for track in chosen])
         for track, encoding in zip(chosen, encodings):
             track.add_vote(*self._matcher.match(encoding), now, self._tolerance)
+        return {track.id: encoding for track, encoding in zip(chosen, encodings)}
 
     def set_registry(self, registry: Registry) -> None:
         """Use `registry` from the next frame on; every track is identified again."""

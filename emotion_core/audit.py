@@ -8,15 +8,14 @@ stays complete while the entries still show that something happened.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, Double, Integer, MetaData, String, Table, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from .database import checkpoint, database_error, shared_engine
+from .db import name_hash, salt
 
 OK, REFUSED, FAILED = "ok", "refused", "failed"
 PSEUDONYM_PREFIX = "person-"
@@ -33,12 +32,6 @@ audit_table = Table(
     Column("outcome", String(16), nullable=False),
     Column("client", String(64), nullable=False),
     Column("detail", String(400), nullable=False, default=""),
-)
-salt_table = Table(
-    "audit_salt",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("salt", String(64), nullable=False),
 )
 
 
@@ -60,7 +53,7 @@ class AuditLog:
 
     def __init__(self, url: str) -> None:
         """Open the database; `StoreError` if it cannot be used."""
-        self._engine = shared_engine(url, metadata)
+        self._engine = shared_engine(url)
 
     def record(
         self,
@@ -109,7 +102,11 @@ class AuditLog:
 
     def pseudonym(self, name: str) -> str:
         """The stable pseudonym of `name`: a salted SHA-256, shortened."""
-        digest = hashlib.sha256((self._salt() + "\0" + name).encode("utf-8")).hexdigest()
+        try:
+            with self._engine.begin() as conn:
+                digest = name_hash(salt(conn), name)
+        except SQLAlchemyError as exc:
+            raise database_error("read the pseudonym salt", exc) from None
         return PSEUDONYM_PREFIX + digest[:16]
 
     def forget_person(self, name: str) -> str:
@@ -131,17 +128,3 @@ class AuditLog:
         alias = self.forget_person(name)
         self.record(actor, "forget", subject=alias, client=client)
         return alias
-
-    def _salt(self) -> str:
-        try:
-            with self._engine.begin() as conn:
-                salt = conn.execute(select(salt_table.c.salt).where(salt_table.c.id == 1)).scalar_one_or_none()
-                if salt is None:
-                    salt = secrets.token_hex(32)
-                    conn.execute(insert(salt_table).values(id=1, salt=salt))
-        except IntegrityError:  # another process stored it first
-            with self._engine.connect() as conn:
-                salt = conn.execute(select(salt_table.c.salt).where(salt_table.c.id == 1)).scalar_one()
-        except SQLAlchemyError as exc:
-            raise database_error("read the pseudonym salt", exc) from None
-        return str(salt)

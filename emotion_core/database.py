@@ -1,36 +1,35 @@
-"""One SQLAlchemy engine per database URL for the access-control tables (accounts, audit log)."""
+"""One SQLAlchemy engine per database URL for the access-control tables (accounts, audit log),
+with the schema brought to the newest revision once per process."""
 
 from __future__ import annotations
 
 import threading
 
-from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from .db import make_engine
+from .db import make_engine, upgrade
 from .errors import StoreError
 
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
-_created: set[tuple[str, int]] = set()
 
 
-def shared_engine(url: str, metadata: MetaData) -> Engine:
-    """The process-wide engine for `url`, with the tables of `metadata` created if missing.
+def shared_engine(url: str) -> Engine:
+    """The process-wide engine for `url`, its schema upgraded (migrations create the tables).
 
-    Raises `StoreError` for an unusable URL or a database that refuses to create the tables.
+    Raises `StoreError` for an unusable URL or a database that refuses the upgrade.
     """
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _engines[url] = make_engine(url)
-        if (url, id(metadata)) not in _created:
+            engine = make_engine(url)
             try:
-                metadata.create_all(engine)
+                upgrade(engine)
             except SQLAlchemyError as exc:
+                engine.dispose()
                 raise database_error("create the access tables", exc) from None
-            _created.add((url, id(metadata)))
+            _engines[url] = engine
         return engine
 
 

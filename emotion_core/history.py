@@ -214,16 +214,18 @@ class SessionArchive:
     def observations(self, session_id: int) -> list[Observation]:
         """The session's observations in time order."""
         o = observations_table
-        query = (
-            select(o.c.timestamp, o.c.person, o.c.emotion, o.c.probability)
-            .where(o.c.session_id == session_id)
-            .order_by(o.c.timestamp, o.c.id)
-        )
         if self._missing:
             return []
         try:
             with self._engine.connect() as conn:
-                return [Observation(*row) for row in conn.execute(query)] if self._ready(conn) else []
+                if not self._ready(conn):
+                    return []
+                columns = [o.c.timestamp, o.c.person, o.c.emotion, o.c.probability]
+                # A log made before calibration has no raw_emotion until EmotionLog opens it.
+                if "raw_emotion" in {c["name"] for c in inspect(conn).get_columns(o.name)}:
+                    columns.append(o.c.raw_emotion)
+                query = select(*columns).where(o.c.session_id == session_id).order_by(o.c.timestamp, o.c.id)
+                return [Observation(*row) for row in conn.execute(query)]
         except SQLAlchemyError as exc:
             raise _read_error(exc) from None
 

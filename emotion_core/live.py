@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from .analyzer import AnalyzedFace
+from .calibration import DEFAULT_DURATION_S, CalibrationRecorder, RecorderState
 from .config import Settings, validate_sample_period, validate_weights
-from .labels import LABELS, UNKNOWN
+from .labels import LABELS, is_stranger, is_visitor
 from .scoring import confidence
 from .store import EmotionLog, Observation
+from .visitors import RECENT_ENCODINGS
 
 OVERALL = "Overall"
 """Name of the overall figures in the timeline."""
@@ -163,6 +167,9 @@ class LiveSession:
         self._faces: tuple[AnalyzedFace, ...] = ()
         self._frame_times: deque[float] = deque(maxlen=FPS_WINDOW)
         self._frames = 0
+        self._recorder: CalibrationRecorder | None = None
+        self._visitor_encodings: dict[str, deque[tuple[float, ...]]] = {}
+        self._renamed: dict[str, str] = {}  # enrolled visitor label -> their new name
 
     def start_counting(self, now: float | None = None, source: str | None = None) -> None:
         """Start a new counting period (and a logged session) at `now` (unix time; default: now).
@@ -240,11 +247,13 @@ class LiveSession:
             self._frames += 1
             self._frame_times.append(timestamp)
             self._faces = tuple(faces)
+            self._note_visitors_and_calibration(faces, timestamp)
             if not self._counting:
                 return
             for face in faces:
+                name = self._renamed.get(face.name, face.name)
                 emotion, probability = face.emotion, face.probability
-                if emotion is None or probability is None or (face.name == UNKNOWN and not self._count_unknown):
+                if emotion is None or probability is None or (is_stranger(name) and not self._count_unknown):
                     continue
                 clock = self._clocks.get(face.track_id)
                 if clock is None or timestamp < clock.seen:  # a new track, or time went backwards
@@ -258,9 +267,10 @@ class LiveSession:
                     clock.due += due * self._period
                     clock.seen = timestamp
                 if times:
-                    person = self._counts.setdefault(face.name, {})
+                    person = self._counts.setdefault(name, {})
                     person[emotion] = person.get(emotion, 0) + len(times)
-                    rows.extend(Observation(time, face.name, emotion, probability) for time in times)
+                    raw = face.raw_emotion if face.calibrated else None
+                    rows.extend(Observation(time, name, emotion, probability, raw) for time in times)
             self._forget_old_clocks(timestamp)
             session_id = self._session_id
             if not self._next_timeline - self._period <= timestamp < self._next_timeline:
@@ -269,6 +279,52 @@ class LiveSession:
                 self._timeline.extend((timestamp, p.name, p.score) for p in (*people, overall) if p.score is not None)
         if rows and self._log is not None and session_id is not None:
             self._log.add_observations(session_id, rows)
+
+    def _note_visitors_and_calibration(self, faces: Sequence[AnalyzedFace], timestamp: float) -> None:
+        """Keep visitors' recent encodings and feed a running calibration (caller holds the lock)."""
+        for face in faces:
+            if face.encoding is not None and is_visitor(face.name) and face.name not in self._renamed:
+                self._visitor_encodings.setdefault(face.name, deque(maxlen=RECENT_ENCODINGS)).append(face.encoding)
+        if self._recorder is not None:
+            self._recorder.add(
+                ((face.name, _vector(face.raw_scores if face.calibrated else face.scores)) for face in faces), timestamp
+            )
+
+    def start_calibration(self, name: str, model: str, duration_s: float = DEFAULT_DURATION_S) -> None:
+        """Record `name`'s resting face from the next frames where they are in view."""
+        with self._lock:
+            self._recorder = CalibrationRecorder(name, model, duration_s)
+
+    def calibration(self) -> RecorderState | None:
+        """The running or last calibration's progress (with its baseline once done), None if none."""
+        with self._lock:
+            return None if self._recorder is None else self._recorder.state
+
+    def end_calibration(self) -> None:
+        """Forget the calibration recording (cancelled, or its baseline was stored)."""
+        with self._lock:
+            self._recorder = None
+
+    def visitor_encodings(self, label: str) -> list[tuple[float, ...]]:
+        """The face encodings recently captured of visitor `label` (kept in memory only)."""
+        with self._lock:
+            return list(self._visitor_encodings.get(label, ()))
+
+    def rename_visitor(self, label: str, name: str) -> None:
+        """Attribute visitor `label`'s observations of this session, past and coming, to `name`."""
+        with self._lock:
+            self._renamed[label] = name
+            self._visitor_encodings.pop(label, None)
+            if label in self._counts:
+                merged = self._counts.setdefault(name, {})
+                for emotion, n in self._counts.pop(label).items():
+                    merged[emotion] = merged.get(emotion, 0) + n
+            points = [(t, name if who == label else who, score) for t, who, score in self._timeline]
+            self._timeline.clear()
+            self._timeline.extend(points)
+            session_id = self._session_id
+        if self._log is not None and session_id is not None:
+            self._log.rename_person(session_id, label, name)
 
     def _forget_old_clocks(self, now: float) -> None:
         stale = [track for track, clock in self._clocks.items() if now - clock.seen > CLOCK_EXPIRY_S]
@@ -335,10 +391,17 @@ class LiveSession:
         )
 
     def close(self) -> None:
-        """Stop counting if on and flush the log."""
+        """Stop counting if on, flush the log and drop the visitors' encodings."""
         self.stop_counting()
+        with self._lock:
+            self._visitor_encodings.clear()
+            self._recorder = None
         if self._log is not None:
             self._log.flush()
+
+
+def _vector(scores: Mapping[str, float] | None) -> np.ndarray | None:
+    return None if scores is None else np.array([scores[label] for label in LABELS])
 
 
 def _stats(

@@ -5,7 +5,9 @@ machine) or `registry_db.DatabaseRegistry` (the `enrolled_faces` table, when `EM
 a database server shared by several app servers). `open_registry(settings)` picks the right one.
 
 File format (the original design's): a pickled dict ``{"encodings": [ndarray(128,), ...],
-"names": [str, ...], "version": 1}`` with one name per encoding; safe loading (a restricted
+"names": [str, ...], "version": 1}`` with one name per encoding, and optionally
+``"baselines": {name: {"mean": {label: float}, "frames": int, "recorded_at": float, "model": str}}``
+(calibration.Baseline; files without it load with no baselines); safe loading (a restricted
 unpickler), atomic locked saving.
 """
 
@@ -15,10 +17,11 @@ import io
 import logging
 import math
 import pickle
+import re
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,10 +29,11 @@ from typing import Protocol
 import numpy as np
 from filelock import FileLock, Timeout
 
+from .calibration import Baseline
 from .config import Settings
 from .errors import EnrollmentError, RegistryError
 from .files import TEMPORARY_SUFFIX, write_atomic
-from .labels import UNKNOWN
+from .labels import UNKNOWN, VISITOR_PATTERN
 
 FORMAT_VERSION = 1
 ENCODING_SIZE = 128
@@ -77,10 +81,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 @dataclass(frozen=True)
 class Registry:
-    """An immutable view of the enrolled people: one name per 128-d encoding."""
+    """An immutable view of the enrolled people: one name per 128-d encoding, and their baselines."""
 
     names: tuple[str, ...] = ()
     encodings: np.ndarray = field(default_factory=lambda: np.empty((0, ENCODING_SIZE)))
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)  # name -> resting-face baseline
 
     def __len__(self) -> int:
         return len(self.names)
@@ -95,16 +100,26 @@ class Registry:
     def with_person(self, name: str, encodings: np.ndarray) -> Registry:
         """Return a registry with `encodings` added under `name`."""
         encodings = np.asarray(encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
-        return Registry(self.names + (name,) * len(encodings), np.vstack([self.encodings, encodings]))
+        return Registry(self.names + (name,) * len(encodings), np.vstack([self.encodings, encodings]), self.baselines)
 
     def encodings_of(self, name: str) -> np.ndarray:
         """The encodings enrolled under `name` (none: an empty 0x128 array)."""
         return self.encodings[[i for i, other in enumerate(self.names) if other == name]]
 
     def without_person(self, name: str) -> Registry:
-        """Return a registry without `name`'s encodings."""
+        """Return a registry without `name`'s encodings and baseline."""
         keep = [i for i, other in enumerate(self.names) if other != name]
-        return Registry(tuple(self.names[i] for i in keep), self.encodings[keep])
+        baselines = {other: b for other, b in self.baselines.items() if other != name}
+        return Registry(tuple(self.names[i] for i in keep), self.encodings[keep], baselines)
+
+    def with_baseline(self, name: str, baseline: Baseline | None) -> Registry:
+        """Return a registry where enrolled `name` has `baseline` (None: no baseline)."""
+        if name not in self.names:
+            raise EnrollmentError(f"no enrolled person named {name!r}")
+        baselines = {other: b for other, b in self.baselines.items() if other != name}
+        if baseline is not None:
+            baselines[name] = baseline
+        return Registry(self.names, self.encodings, baselines)
 
 
 def normalize_name(name: str) -> str:
@@ -125,6 +140,8 @@ def validate_name(name: object) -> str:
         raise EnrollmentError("name contains control characters")
     if cleaned.casefold() == UNKNOWN.casefold():
         raise EnrollmentError(f"'{UNKNOWN}' is reserved for faces that match nobody")
+    if re.fullmatch(VISITOR_PATTERN, cleaned, flags=re.IGNORECASE):
+        raise EnrollmentError(f"'{cleaned}' is reserved for strangers seen in a live session")
     return cleaned
 
 
@@ -150,7 +167,18 @@ def _parse(payload: object, path: Path) -> Registry:
             raise RegistryError(f"{path}: entry {index} ({name}) is not a 128-d encoding")
         rows.append(array.astype(np.float64))
     matrix = np.vstack(rows) if rows else np.empty((0, ENCODING_SIZE))
-    return Registry(tuple(names), matrix)
+    stored = payload.get("baselines", {})
+    if not isinstance(stored, dict):
+        raise RegistryError(f"{path}: 'baselines' must be a dict")
+    baselines = {}
+    for name, data in stored.items():
+        if name not in names:
+            raise RegistryError(f"{path}: baseline of {name!r}, who is not enrolled")
+        try:
+            baselines[name] = Baseline.from_plain(data)
+        except ValueError as exc:
+            raise RegistryError(f"{path}: baseline of {name!r}: {exc}") from None
+    return Registry(tuple(names), matrix, baselines)
 
 
 def load_registry(path: str | Path) -> Registry:
@@ -185,6 +213,8 @@ def save_registry(path: str | Path, registry: Registry) -> None:
         "names": list(registry.names),
         "version": FORMAT_VERSION,
     }
+    if registry.baselines:
+        payload["baselines"] = {name: baseline.to_plain() for name, baseline in registry.baselines.items()}
     data = pickle.dumps(payload, protocol=4)
     try:
         if path.exists():
@@ -255,6 +285,12 @@ def remove_person(store: RegistryStore | str | Path, name: str) -> Registry:
         return registry.without_person(name)
 
     return as_store(store).update(change)
+
+
+def set_baseline(store: RegistryStore | str | Path, name: str, baseline: Baseline | None) -> Registry:
+    """Store `baseline` for enrolled `name` in `store` (None removes it)."""
+    name = unicodedata.normalize("NFC", name.strip())
+    return as_store(store).update(lambda registry: registry.with_baseline(name, baseline))
 
 
 class RegistryStore(Protocol):

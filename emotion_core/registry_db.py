@@ -68,6 +68,10 @@ class DatabaseRegistry:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REGISTRY_LOCK_ID})
                 before = _read(conn)
                 after = change(before)
+                if after.baselines:  # not stored here yet: refuse rather than drop them silently
+                    raise RegistryError(
+                        f"calibration baselines are kept in faces.pkl only, not in {self.location}; nothing was stored"
+                    )
                 for name in dict.fromkeys(before.names + after.names):
                     old, new = before.encodings_of(name), after.encodings_of(name)
                     if old.shape == new.shape and np.array_equal(old, new):

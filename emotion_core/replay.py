@@ -6,7 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .analyzer import FrameAnalyzer
@@ -102,10 +102,7 @@ def analyze_video(
         assert final is not None  # counting was started above
         emotion_log.flush()
         rows = (
-            tuple(
-                Observation(r.timestamp - base, r.person, r.emotion, r.probability)
-                for r in emotion_log.observations(final.session_id)
-            )
+            tuple(replace(r, timestamp=r.timestamp - base) for r in emotion_log.observations(final.session_id))
             if final.session_id is not None
             else ()
         )

@@ -43,6 +43,7 @@ observations_table = Table(
     Column("person", String(200), nullable=False, index=True),
     Column("emotion", String(16), nullable=False),
     Column("probability", Double, nullable=False),
+    Column("raw_emotion", String(16)),  # before calibration; NULL when the reading was not calibrated
 )
 deleted_sessions_table = Table(
     "deleted_sessions",

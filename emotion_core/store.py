@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -180,6 +180,7 @@ class EmotionLog:
                             "person": r.person,
                             "emotion": r.emotion,
                             "probability": r.probability,
+                            "raw_emotion": r.raw_emotion,
                         }
                         for r in op.rows
                         if r.timestamp > forgotten.get(r.person, -1.0)
@@ -289,6 +290,26 @@ class EmotionLog:
         erase(self._engine, ("observations", "sessions"))
         return deleted + pending
 
+    def rename_person(self, session_id: int, old: str, new: str) -> None:
+        """Attribute `old`'s observations of one session, stored or pending, to `new`."""
+        stored = self.stored_id(session_id)
+
+        def rename_queued(ops: list[Op]) -> None:
+            for op in ops:
+                if isinstance(op, Rows) and op.key in (session_id, stored):
+                    op.rows = [replace(row, person=new) if row.person == old else row for row in op.rows]
+
+        with self._queue.paused():
+            if stored is not None:
+                self._change(
+                    lambda conn: conn.execute(
+                        update(observations_table)
+                        .where(observations_table.c.session_id == stored, observations_table.c.person == old)
+                        .values(person=new)
+                    )
+                )
+            self._queue.edit(rename_queued)
+
     def _change(self, change: Callable[[Connection], T]) -> T:
         """Run `change(connection)` in one transaction; `StoreError` on failure (nothing changed)."""
         try:
@@ -327,7 +348,9 @@ class EmotionLog:
     def observations(self, session_id: int | None = None) -> list[Observation]:
         """Stored observations of one session (or all), in time order."""
         o = observations_table
-        query = select(o.c.timestamp, o.c.person, o.c.emotion, o.c.probability).order_by(o.c.timestamp, o.c.id)
+        query = select(o.c.timestamp, o.c.person, o.c.emotion, o.c.probability, o.c.raw_emotion).order_by(
+            o.c.timestamp, o.c.id
+        )
         if session_id is not None:
             query = query.where(o.c.session_id == self.stored_id(session_id))
         self._read_schema()

@@ -36,6 +36,7 @@ class Observation:
     person: str
     emotion: str
     probability: float
+    raw_emotion: str | None = None  # the uncalibrated emotion when `emotion` was calibrated
 
 
 @dataclass(eq=False)

@@ -40,6 +40,14 @@ OIDC_LOGIN = "oidc_login"
 OIDC_LOGOUT = "oidc_logout"
 OPERATORS_MAY_ENROLL = "operators_may_enroll"
 
+# The live page's calibration and visitor section (ui/calibration.py).
+CALIBRATE_CANCEL = "calibrate_cancel"
+VISITOR_FORM = "enroll_visitor"
+VISITOR_LABEL = "visitor_label"
+VISITOR_NAME = "visitor_name"
+VISITOR_CONSENT = "visitor_consent"
+
+
 # Other widgets.
 FORGET_PERSON = "forget_person"
 ENROLL_SUBMIT = "enroll_submit"
@@ -79,6 +87,11 @@ AUDIT_LOG = "audit-log"
 def weight(label: str) -> str:
     """The sidebar input of one emotion's weight."""
     return f"weight_{label}"
+
+
+def calibrate(name: str) -> str:
+    """The live page's Calibrate button of one enrolled person."""
+    return f"calibrate_{name}"
 
 
 def enroll_input(kind: str, generation: int) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..emotions import MODEL_CHOICES, EmotionModel, classify_image, load_emotion_model
 from ..errors import ModelUnavailableError
 from ..labels import LABELS
-from ..tools.evaluation import NO_FACE, evaluate_emotions
+from ..tools.evaluation import NO_FACE, evaluate_calibrated_emotions, evaluate_emotions
 from ..weights import BACKENDS, fetch_model, model_status
 from . import print_json, settings_from
 
@@ -33,6 +33,11 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     evaluate = eval_commands.add_parser("emotions", help="emotion accuracy over DIR/<label>/* or a path,label CSV")
     evaluate.add_argument("source", type=Path, metavar="DIR|CSV")
     _model_options(evaluate)
+    evaluate.add_argument(
+        "--calibrate-by-subject",
+        action="store_true",
+        help="files named <subject>.<emotion>: calibrate on each subject's Neutral image(s), evaluate the rest",
+    )
     evaluate.set_defaults(handler=cmd_eval_emotions)
 
 
@@ -139,11 +144,18 @@ def cmd_emotions(args: argparse.Namespace) -> int:
 
 def cmd_eval_emotions(args: argparse.Namespace) -> int:
     model = _load_model(args)
-    report = evaluate_emotions(args.source, model, crop=args.crop, progress=sys.stderr)
+    evaluate = evaluate_calibrated_emotions if args.calibrate_by_subject else evaluate_emotions
+    report = evaluate(args.source, model, crop=args.crop, progress=sys.stderr)
     if args.json:
         print_json(report)
         return 0
     print(f"model {model.name}  images {report['n']}  accuracy {report['accuracy']:.3f}")
+    if args.calibrate_by_subject:
+        print(
+            f"calibrated on the Neutral image(s) of {report['subjects']} subjects: "
+            f"accuracy {report['calibrated_accuracy']:.3f}; recall "
+            + "  ".join(f"{label} {recall:.3f}" for label, recall in report["calibrated_per_class"].items())
+        )
     if report["no_face"]:
         print(f"no face found in {len(report['no_face'])} image(s) (counted wrong): " + ", ".join(report["no_face"]))
     print("per-class recall: " + "  ".join(f"{label} {recall:.3f}" for label, recall in report["per_class"].items()))

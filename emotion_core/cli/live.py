@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from ..calibration import usable_baseline
 from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
 from ..labels import LABELS
@@ -95,6 +96,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
     final = report.final
+    model_name = None if model is None else model.name
+    calibrated = {name for name in registry.baselines if usable_baseline(registry.baselines, name, model_name)}
     if args.json:
         print_json(
             {
@@ -106,6 +109,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                         "observations": p.total,
                         "score": _score(p.score),
                         "points": _points(p.points),
+                        **({"calibrated": True} if p.name in calibrated else {}),
                     }
                     for p in final.people
                 },

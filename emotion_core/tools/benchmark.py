@@ -30,7 +30,7 @@ from ..boxes import Box, iou
 from ..config import Settings
 from ..emotions import EmotionModel
 from ..errors import VideoError
-from ..labels import UNKNOWN
+from ..labels import is_stranger
 from ..recognition import Matcher, detect_faces, encode_faces
 from ..registry import Registry
 from ..video import VideoFrame, read_frames
@@ -198,7 +198,7 @@ def score_identities(truth: Truth, frames: Sequence[VideoFrame], faces: Sequence
             for name, _ in found:
                 total += 1
                 correct += name == truth.name
-                wrong += name not in (truth.name, UNKNOWN)
+                wrong += name != truth.name and not is_stranger(name)
         return IdentityScore(correct, total, wrong)
     assert truth.frames is not None
     for frame, found in zip(frames, faces):
@@ -212,9 +212,9 @@ def score_identities(truth: Truth, frames: Sequence[VideoFrame], faces: Sequence
             free.remove(best)
             if best[0] == true_name:
                 correct += 1
-            elif best[0] != UNKNOWN:
+            elif not is_stranger(best[0]):
                 wrong += 1
-        wrong += sum(1 for name, _ in free if name != UNKNOWN)
+        wrong += sum(1 for name, _ in free if not is_stranger(name))
     return IdentityScore(correct, total, wrong)
 
 

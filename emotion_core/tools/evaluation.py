@@ -143,37 +143,94 @@ def _emotion_csv(path: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
+def emotion_probabilities(
+    pairs: list[tuple[Path, str]], model: EmotionModel, crop: bool = False, progress: TextIO | None = None
+) -> list[np.ndarray | None]:
+    """The probabilities over LABELS of each image's largest face (or of the whole image when
+    `crop`); None where no face was found."""
+    from ..emotions import classify_image
+
+    rows: list[np.ndarray | None] = []
+    for index, (path, _) in enumerate(pairs, 1):
+        if progress and (index % 50 == 0 or index == len(pairs)):
+            progress.write(f"\rclassifying {index}/{len(pairs)}")
+        faces = classify_image(model, path, crop=crop, largest_only=True)
+        rows.append(np.array([faces[0].scores[label] for label in LABELS]) if faces else None)
+    if progress:
+        progress.write("\n")
+    return rows
+
+
+def _prediction(row: np.ndarray | None) -> str:
+    return NO_FACE if row is None else LABELS[int(np.argmax(row))]
+
+
 def evaluate_emotions(source: Path, model: EmotionModel, crop: bool = False, progress: TextIO | None = None) -> dict:
     """Accuracy, per-class recall and confusion of `model` over labelled images.
 
     Without `crop` the largest face dlib finds is classified; an image without a face counts as
     wrong and is listed under `no_face`.
     """
-    from ..emotions import classify_image
+    pairs = emotion_images(source)
+    rows = emotion_probabilities(pairs, model, crop, progress)
+    report = _accuracy([truth for _, truth in pairs], [_prediction(row) for row in rows])
+    report["no_face"] = [str(path) for (path, _), row in zip(pairs, rows) if row is None]
+    report["model"] = model.name
+    return report
+
+
+def subject_of(path: Path) -> str:
+    """The subject id of a file named `<subject>.<kind>` (`subject01.happy` → `subject01`)."""
+    return path.name.split(".", 1)[0]
+
+
+def evaluate_calibrated_emotions(
+    source: Path, model: EmotionModel, crop: bool = False, progress: TextIO | None = None
+) -> dict:
+    """`evaluate_emotions` over the non-Neutral images of subjects that have a Neutral image, with
+    and without calibration on that subject's Neutral image(s) (`calibrated_accuracy`,
+    `calibrated_per_class`, `calibrated_confusion`)."""
+    from ..calibration import correct, make_baseline
 
     pairs = emotion_images(source)
-    truths, predictions, no_face = [], [], []
-    for index, (path, truth) in enumerate(pairs, 1):
-        if progress and (index % 50 == 0 or index == len(pairs)):
-            progress.write(f"\rclassifying {index}/{len(pairs)}")
-        faces = classify_image(model, path, crop=crop, largest_only=True)
-        truths.append(truth)
-        predictions.append(faces[0].emotion if faces else NO_FACE)
-        if not faces:
-            no_face.append(str(path))
-    if progress:
-        progress.write("\n")
+    rows = emotion_probabilities(pairs, model, crop, progress)
+    resting: dict[str, list[np.ndarray]] = {}
+    for (path, truth), row in zip(pairs, rows):
+        if truth == "Neutral" and row is not None:
+            resting.setdefault(subject_of(path), []).append(row)
+    baselines = {subject: make_baseline(found, model.name).vector() for subject, found in resting.items()}
+    tested = [
+        (path, truth, row)
+        for (path, truth), row in zip(pairs, rows)
+        if truth != "Neutral" and subject_of(path) in baselines
+    ]
+    if not tested:
+        raise EmotionCoreError(f"{source}: no subject has both a Neutral image with a face and another image")
+    truths = [truth for _, truth, _ in tested]
+    report = _accuracy(truths, [_prediction(row) for _, _, row in tested])
+    calibrated = _accuracy(
+        truths,
+        [_prediction(None if row is None else correct(row, baselines[subject_of(path)])) for path, _, row in tested],
+    )
+    report.update({f"calibrated_{key}": value for key, value in calibrated.items() if key != "n"})
+    report["subjects"] = len({subject_of(path) for path, _, _ in tested})
+    report["no_face"] = [str(path) for path, _, row in tested if row is None]
+    report["model"] = model.name
+    return report
+
+
+def _accuracy(truths: list[str], predictions: list[str]) -> dict:
+    """n, accuracy, per-class recall and confusion matrix of predictions against truths."""
     present = [label for label in LABELS if label in truths]
+    no_face = NO_FACE in predictions
     columns = list(LABELS) + ([NO_FACE] if no_face else [])
     confusion = {truth: {pred: 0 for pred in columns} for truth in present}
     for truth, prediction in zip(truths, predictions):
         confusion[truth][prediction] += 1
-    n = len(pairs)
+    n = len(truths)
     return {
         "n": n,
         "accuracy": sum(t == p for t, p in zip(truths, predictions)) / n,
         "per_class": {label: confusion[label][label] / sum(confusion[label].values()) for label in present},
         "confusion": confusion,
-        "no_face": no_face,
-        "model": model.name,
     }

