@@ -1,7 +1,8 @@
-"""Emotion classification of face boxes: the `EmotionModel` interface and its two backends.
+"""Emotion classification of face boxes: the `EmotionModel` interface and its backends.
 
-Both backends return probabilities over the canonical `labels.LABELS`; a label a model lacks
-(Contempt for faceapi) gets 0. Each `predict` call runs one batched onnxruntime inference.
+Every backend returns probabilities over the canonical `labels.LABELS`; a label a model lacks
+(Contempt for faceapi and human) gets 0. Each `predict` call runs one batched onnxruntime
+inference per network (and view, for the ensemble's mirrored faces).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .config import EMOTION_MODELS, load_settings
 from .errors import ModelUnavailableError, SettingsError
 from .images import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .labels import LABELS, canonical_label
-from .networks import BACKENDS, FACEAPI, HSEMOTION
+from .networks import BACKENDS, ENSEMBLE, ENSEMBLE_MEMBERS, FACEAPI, HSEMOTION, HUMAN
 from .recognition import detect_faces
 from .weights import FETCH_HINT, Progress, fetch_model, model_path, open_session
 
@@ -98,6 +99,23 @@ def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     return top * (1 - dy) + bottom * dy
 
 
+def _onnx_session(path: Path, backend: str):
+    """An onnxruntime session for a backend's weights, or ModelUnavailableError saying how to refetch them."""
+    try:
+        return open_session(path)
+    except Exception as exc:  # onnxruntime raises several unrelated types for broken files
+        raise ModelUnavailableError(
+            f"{path} does not load ({str(exc).splitlines()[0]}); fetch it again: {FETCH_HINT[backend]}"
+        ) from None
+
+
+GREY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
+"""RGB to grey as the Human library converts face crops for its emotion network."""
+
+ENSEMBLE_FLIP = True
+"""Whether the ensemble also classifies the mirrored faces (measured: docs/emotion-models.md)."""
+
+
 class FaceApiModel:
     """face-api.js's FaceExpressionNet converted to ONNX (7 labels, no Contempt)."""
 
@@ -107,12 +125,7 @@ class FaceApiModel:
         self.path = Path(path)
         self.input_size = FACEAPI.input_shape[0]
         self._indices = _label_map(FACEAPI.labels)
-        try:
-            self._session = open_session(self.path)
-        except Exception as exc:  # onnxruntime raises several unrelated types for broken files
-            raise ModelUnavailableError(
-                f"{self.path} does not load ({str(exc).splitlines()[0]}); fetch it again: {FETCH_HINT['faceapi']}"
-            ) from None
+        self._session = _onnx_session(self.path, "faceapi")
         self._input = self._session.get_inputs()[0].name
 
     def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
@@ -125,6 +138,54 @@ class FaceApiModel:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
         probabilities = self._session.run(None, {self._input: self.preprocess(rgb, boxes)})[0]
         return _to_canonical(probabilities, self._indices)
+
+
+class HumanModel:
+    """The Human library's emotion network converted to ONNX (grey 64x64, 7 labels, no Contempt)."""
+
+    name = "human"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.input_size = HUMAN.input_shape[0]
+        self._indices = _label_map(HUMAN.labels)
+        self._session = _onnx_session(self.path, "human")
+        self._input = self._session.get_inputs()[0].name
+
+    def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """The network input for `boxes`: float32 (N, 64, 64, 1) grey 0..255."""
+        crops = [resize_bilinear(crop_box(rgb, box), self.input_size) for box in boxes]
+        return np.stack([crop @ GREY_WEIGHTS for crop in crops])[..., None]
+
+    def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
+        if not len(boxes):
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        probabilities = self._session.run(None, {self._input: self.preprocess(rgb, boxes)})[0]
+        return _to_canonical(probabilities, self._indices)
+
+
+class EnsembleModel:
+    """The mean of several backends' probabilities, optionally also over the mirrored faces."""
+
+    name = ENSEMBLE
+
+    def __init__(self, members: Sequence[EmotionModel], flip: bool = ENSEMBLE_FLIP) -> None:
+        self.members = tuple(members)
+        self.flip = flip
+
+    def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
+        if not len(boxes):
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        views = [(rgb, list(boxes))]
+        if self.flip:
+            width = rgb.shape[1]
+            views.append(
+                (rgb[:, ::-1], [(top, width - left, bottom, width - right) for top, right, bottom, left in boxes])
+            )
+        rows = [member.predict(image, view_boxes) for member in self.members for image, view_boxes in views]
+        return np.mean(rows, axis=0, dtype=np.float32)
 
 
 class HSEmotionModel:
@@ -152,21 +213,34 @@ class HSEmotionModel:
         return _to_canonical(np.asarray(probabilities, dtype=np.float32), self._indices)
 
 
-BACKEND_CLASSES = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel}
+BACKEND_CLASSES = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel, "human": HumanModel}
+
+
+def _load_backend(name: str, models_dir: Path, fetch: bool, progress: Progress | None) -> EmotionModel | None:
+    """Backend `name`, None when its weights are missing (fetched first with `fetch`)."""
+    if name == ENSEMBLE:
+        members = [_load_backend(member, models_dir, fetch, progress) for member in ENSEMBLE_MEMBERS]
+        return None if any(member is None for member in members) else EnsembleModel(members)  # type: ignore[arg-type]
+    path = model_path(name, models_dir)
+    if path is None and fetch:
+        path = fetch_model(name, models_dir, progress)
+    return None if path is None else BACKEND_CLASSES[name](path)
 
 
 def load_emotion_model(
     choice: str = "auto", models_dir: Path | None = None, *, fetch: bool = False, progress: Progress | None = None
 ) -> EmotionModel:
-    """The emotion backend `choice` (auto|hsemotion|faceapi) with weights from `models_dir`.
+    """The emotion backend `choice` (auto or one of `BACKENDS`) with weights from `models_dir`.
 
-    `auto` takes hsemotion when its weights are present (and load), else faceapi. With `fetch`,
-    an explicitly chosen backend whose weights are missing is fetched first (see
-    `models.fetch_model`; `auto` never fetches). Raises ModelUnavailableError whose message says
+    `auto` takes the first backend of `BACKENDS` whose weights are present and load. With
+    `fetch`, an explicitly chosen backend whose weights are missing is fetched first (see
+    `weights.fetch_model`; `auto` never fetches). Raises ModelUnavailableError whose message says
     how to get the weights.
     """
     if choice == "none":
-        raise SettingsError("emotions are switched off (emotion model 'none'); choose auto, hsemotion or faceapi")
+        raise SettingsError(
+            f"emotions are switched off (emotion model 'none'); choose one of {', '.join(MODEL_CHOICES)}"
+        )
     if choice not in MODEL_CHOICES:
         raise SettingsError(f"emotion model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
     if models_dir is None:
@@ -174,25 +248,23 @@ def load_emotion_model(
     names = BACKENDS if choice == "auto" else (choice,)
     failures = []
     for name in names:
-        path = model_path(name, models_dir)
-        if path is None and fetch and choice != "auto":
-            path = fetch_model(name, models_dir, progress)
-        if path is None:
-            continue
         try:
-            return BACKEND_CLASSES[name](path)
+            model = _load_backend(name, models_dir, fetch and choice != "auto", progress)
         except ModelUnavailableError as exc:
             if choice != "auto":
                 raise
             logger.warning("%s; trying the next emotion model", exc)
             failures.append(str(exc))
+            continue
+        if model is not None:
+            return model
     if choice == "auto":
         raise ModelUnavailableError(
             "no emotion model available"
             + (f" ({'; '.join(failures)})" if failures else "")
             + f": run `{FETCH_HINT['faceapi']}`, or for hsemotion {FETCH_HINT['hsemotion']}"
         )
-    how = f"run `{FETCH_HINT['faceapi']}`" if choice == "faceapi" else FETCH_HINT["hsemotion"]
+    how = FETCH_HINT[choice] if choice == "hsemotion" else f"run `{FETCH_HINT[choice]}`"
     raise ModelUnavailableError(f"{choice} emotion model not found in {models_dir}: {how}")
 
 

@@ -27,8 +27,12 @@ OPSET = 17
 
 
 def read_weights(manifest_path: Path, bin_dir: Path) -> dict[str, np.ndarray]:
-    """Decode a TF.js weights manifest and its binary shards into float32 arrays by name."""
-    manifest = json.loads(Path(manifest_path).read_text())
+    """Decode a TF.js weights manifest file and its binary shards into float32 arrays by name."""
+    return decode_weights(json.loads(Path(manifest_path).read_text()), bin_dir)
+
+
+def decode_weights(manifest: list[dict], bin_dir: Path) -> dict[str, np.ndarray]:
+    """Decode TF.js weight groups (a manifest's entries) and their binary shards into float32 arrays."""
     weights: dict[str, np.ndarray] = {}
     for group in manifest:
         data = b"".join((Path(bin_dir) / shard).read_bytes() for shard in group["paths"])
