@@ -21,7 +21,7 @@ from .config import EMOTION_MODELS, load_settings
 from .errors import ModelUnavailableError, SettingsError
 from .images import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .labels import LABELS, canonical_label
-from .networks import BACKENDS, ENSEMBLE, ENSEMBLE_MEMBERS, FACEAPI, HSEMOTION, HUMAN
+from .networks import BACKENDS, ENSEMBLE, ENSEMBLE_MEMBERS, FACEAPI, HSEMOTION, HUMAN, NetworkSpec
 from .recognition import detect_faces
 from .weights import FETCH_HINT, Progress, fetch_model, model_path, open_session
 
@@ -93,10 +93,11 @@ def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
     dy = (ys - y0).astype(np.float32)[:, None, None]
     dx = (xs - x0).astype(np.float32)[None, :, None]
-    pixels = image.astype(np.float32)
-    top = pixels[y0][:, x0] * (1 - dx) + pixels[y0][:, x1] * dx
-    bottom = pixels[y1][:, x0] * (1 - dx) + pixels[y1][:, x1] * dx
-    return top * (1 - dy) + bottom * dy
+    # Only the sampled rows and columns are converted to float (a crop can be far larger than size).
+    rows = image[np.concatenate([y0, y1])].astype(np.float32)
+    left, right = rows[:, x0], rows[:, x1]
+    mixed = left * (1 - dx) + right * dx
+    return mixed[:size] * (1 - dy) + mixed[size:] * dy
 
 
 def _onnx_session(path: Path, backend: str):
@@ -116,61 +117,64 @@ ENSEMBLE_FLIP = True
 """Whether the ensemble also classifies the mirrored faces (measured: docs/emotion-models.md)."""
 
 
-class FaceApiModel:
-    """face-api.js's FaceExpressionNet converted to ONNX (7 labels, no Contempt)."""
+class _OnnxBackend:
+    """A network of ours in ONNX: `preprocess` crops the faces into its input, `infer` runs it."""
 
-    name = "faceapi"
+    name: str
+    spec: NetworkSpec
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.input_size = FACEAPI.input_shape[0]
-        self._indices = _label_map(FACEAPI.labels)
-        self._session = _onnx_session(self.path, "faceapi")
+        self.input_size = self.spec.input_shape[0]
+        self._indices = _label_map(self.spec.labels)
+        self._session = _onnx_session(self.path, self.name)
         self._input = self._session.get_inputs()[0].name
 
     def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        """The network input for `boxes`: float32 (N, 112, 112, 3) RGB 0..255."""
-        return np.stack([resize_bilinear(pad_to_square(crop_box(rgb, box)), self.input_size) for box in boxes])
+        """The network input (NHWC float32) for the face `boxes` of an RGB uint8 frame."""
+        raise NotImplementedError
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities over LABELS for each sample of a network input batch."""
+        return _to_canonical(self._session.run(None, {self._input: batch})[0], self._indices)
 
     def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
         if not len(boxes):
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        probabilities = self._session.run(None, {self._input: self.preprocess(rgb, boxes)})[0]
-        return _to_canonical(probabilities, self._indices)
+        return self.infer(self.preprocess(rgb, boxes))
 
 
-class HumanModel:
+class FaceApiModel(_OnnxBackend):
+    """face-api.js's FaceExpressionNet converted to ONNX (7 labels, no Contempt)."""
+
+    name = "faceapi"
+    spec = FACEAPI
+
+    def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """The network input for `boxes`: float32 (N, 112, 112, 3) RGB 0..255."""
+        return np.stack([resize_bilinear(pad_to_square(crop_box(rgb, box)), self.input_size) for box in boxes])
+
+
+class HumanModel(_OnnxBackend):
     """The Human library's emotion network converted to ONNX (grey 64x64, 7 labels, no Contempt)."""
 
     name = "human"
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.input_size = HUMAN.input_shape[0]
-        self._indices = _label_map(HUMAN.labels)
-        self._session = _onnx_session(self.path, "human")
-        self._input = self._session.get_inputs()[0].name
+    spec = HUMAN
 
     def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """The network input for `boxes`: float32 (N, 64, 64, 1) grey 0..255."""
         crops = [resize_bilinear(crop_box(rgb, box), self.input_size) for box in boxes]
         return np.stack([crop @ GREY_WEIGHTS for crop in crops])[..., None]
 
-    def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
-        if not len(boxes):
-            return np.zeros((0, len(LABELS)), dtype=np.float32)
-        probabilities = self._session.run(None, {self._input: self.preprocess(rgb, boxes)})[0]
-        return _to_canonical(probabilities, self._indices)
-
 
 class EnsembleModel:
-    """The mean of several backends' probabilities, optionally also over the mirrored faces."""
+    """The mean of several networks' probabilities, optionally also over the mirrored faces
+    (one inference per network for both views)."""
 
     name = ENSEMBLE
 
-    def __init__(self, members: Sequence[EmotionModel], flip: bool = ENSEMBLE_FLIP) -> None:
+    def __init__(self, members: Sequence[_OnnxBackend], flip: bool = ENSEMBLE_FLIP) -> None:
         self.members = tuple(members)
         self.flip = flip
 
@@ -184,8 +188,11 @@ class EnsembleModel:
             views.append(
                 (rgb[:, ::-1], [(top, width - left, bottom, width - right) for top, right, bottom, left in boxes])
             )
-        rows = [member.predict(image, view_boxes) for member in self.members for image, view_boxes in views]
-        return np.mean(rows, axis=0, dtype=np.float32)
+        total = np.zeros((len(boxes), len(LABELS)), dtype=np.float32)
+        for member in self.members:
+            rows = member.infer(np.concatenate([member.preprocess(image, view) for image, view in views]))
+            total += rows.reshape(len(views), len(boxes), len(LABELS)).mean(axis=0)
+        return total / len(self.members)
 
 
 class HSEmotionModel:
@@ -213,7 +220,7 @@ class HSEmotionModel:
         return _to_canonical(np.asarray(probabilities, dtype=np.float32), self._indices)
 
 
-BACKEND_CLASSES = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel, "human": HumanModel}
+BACKEND_CLASSES: dict[str, type] = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel, "human": HumanModel}
 
 
 def _load_backend(name: str, models_dir: Path, fetch: bool, progress: Progress | None) -> EmotionModel | None:
