@@ -8,12 +8,13 @@ from datetime import datetime
 import streamlit as st
 
 from emotion_core.config import DEFAULT_WEIGHTS, SAMPLE_PERIOD_RANGE, TOLERANCE_RANGE, WEIGHT_RANGE, Settings
+from emotion_core.detectors import default_detector
 from emotion_core.errors import EmotionCoreError
 from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
-from emotion_core.weights import FETCH_HINT
 from emotion_core.registry import Registry
 from emotion_core.store import EmotionLog
+from emotion_core.weights import FETCH_HINT
 from ui import charts, resources
 from ui.camera import camera, make_frame_callback
 from ui.widgets import COUNT_KEY, delete_all_records, page_setup, privacy_notice, store_error
@@ -70,6 +71,14 @@ def sidebar(config: Settings, model: resources.ModelState, parts: resources.Live
         st.markdown(":gray[:material/block:] disabled (`EMOTION_MODEL=none`)")
     else:
         st.markdown(":orange[:material/warning:] not available, see the main panel")
+    detector = default_detector(config).name
+    if detector == config.detector:
+        st.markdown(f"Face detector: **{detector}**")
+    else:
+        st.markdown(
+            f":orange[:material/warning:] Face detector: **{detector}** ({config.detector} model missing: "
+            f"`{FETCH_HINT[config.detector]}`)"
+        )
 
     st.subheader("Settings")
     _remembered("tolerance", config.tolerance)

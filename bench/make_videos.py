@@ -23,10 +23,11 @@ import numpy as np
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from emotion_core.boxes import Box  # noqa: E402
 from emotion_core.config import load_settings  # noqa: E402
+from emotion_core.detectors import HOG_MIN_SCORE, HogDetector  # noqa: E402
 from emotion_core.images import load_image  # noqa: E402
-from emotion_core.boxes import Box
-from emotion_core.recognition import ENROLL_MIN_SCORE, detect_faces, enroll
+from emotion_core.recognition import enroll  # noqa: E402
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 FACES = SHARED_DATA / "faces"
@@ -101,7 +102,7 @@ def photo_path(folder: str) -> Path:
 def make_sprite(folder: str, face_px: int) -> Sprite:
     """Crop the face of `folder`'s video photo with a margin and scale it to `face_px` wide."""
     rgb = load_image(photo_path(folder))
-    boxes = detect_faces(rgb, min_score=ENROLL_MIN_SCORE)
+    boxes = [face.box for face in HogDetector(min_score=HOG_MIN_SCORE).detect(rgb)]  # the videos' truth
     if len(boxes) != 1:
         raise SystemExit(f"{photo_path(folder)}: expected one face, found {len(boxes)}")
     top, right, bottom, left = boxes[0]
@@ -191,7 +192,7 @@ def check_detectable(path: Path) -> None:
     capture = cv2.VideoCapture(str(path))
     ok, frame = capture.read()
     capture.release()
-    found = detect_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), upsample=1, max_side=None) if ok else []
+    found = HogDetector(upsample=1, max_side=None).detect(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)) if ok else []
     print(f"{path.name}: {len(truth)} faces placed, full-frame HOG finds {len(found)} in frame 0")
 
 

@@ -11,7 +11,7 @@ import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
@@ -19,6 +19,9 @@ import numpy as np
 from .boxes import Box, scale_box
 from .errors import EmotionCoreError, ModelUnavailableError, SettingsError
 from .networks import DETECTORS
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -255,12 +258,13 @@ def _still_detector(choice: str, models_dir: Path, stamp: tuple[int, int] | None
     return load_detector(choice, models_dir)
 
 
-def default_detector() -> FaceDetector:
-    """The configured detector (`EMOTION_DETECTOR`) for still images, loaded once per model file."""
+def default_detector(settings: Settings | None = None) -> FaceDetector:
+    """The configured detector (`settings`, default from the environment: `EMOTION_DETECTOR`) for
+    still images, loaded once per model file."""
     from .config import load_settings
     from .weights import RETINAFACE_FILE
 
-    settings = load_settings()
+    settings = settings or load_settings()
     try:
         stat = (settings.models_dir / RETINAFACE_FILE).stat()
         stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)

@@ -14,6 +14,7 @@ import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -70,7 +71,7 @@ def build_model(topology: Mapping, weights: Mapping[str, np.ndarray]) -> onnx.Mo
         initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
         return name
 
-    def add(op: str, inputs: list[str], output: str, **attrs) -> str:
+    def add(op: str, inputs: list[str], output: str, **attrs: Any) -> str:
         nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 

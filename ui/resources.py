@@ -107,8 +107,9 @@ def live_parts(config: Settings, people: Registry, model: ModelState, log: Emoti
     """This browser session's live objects, created on first use and kept up to date."""
     parts: LiveParts | None = st.session_state.get(LIVE_KEY)
     if parts is None:
-        session = LiveSession(config, log, model_name=model.name)
-        parts = LiveParts(FrameAnalyzer(people, model.model, config), session, people, model.model)
+        analyzer = FrameAnalyzer(people, model.model, config)
+        session = LiveSession(config, log, model_name=model.name, detector_name=analyzer.detector.name)
+        parts = LiveParts(analyzer, session, people, model.model)
         # When Streamlit drops the browser session (tab closed), a running count is ended and saved.
         weakref.finalize(parts, session.close)
         st.session_state[LIVE_KEY] = parts

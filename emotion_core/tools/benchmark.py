@@ -25,9 +25,10 @@ import numpy as np
 
 from ..boxes import Box, iou
 from ..config import Settings
+from ..detectors import HogDetector
 from ..errors import VideoError
 from ..labels import UNKNOWN
-from ..recognition import Matcher, detect_faces, encode_faces
+from ..recognition import Matcher, encode_faces
 from ..registry import Registry
 from ..video import VideoFrame, read_frames
 
@@ -215,6 +216,7 @@ def score_identities(truth: Truth, frames: Sequence[VideoFrame], faces: Sequence
 def run_naive(frames: Sequence[VideoFrame], registry: Registry, model, tolerance: float) -> PipelineRun:
     """The naive pipeline on every frame: full-frame HOG (upsample=1), encode and classify each face."""
     matcher = Matcher(registry, tolerance)
+    detector = HogDetector(upsample=1, max_side=None)
     clock = StageClock()
     run = PipelineRun("naive")
 
@@ -222,7 +224,7 @@ def run_naive(frames: Sequence[VideoFrame], registry: Registry, model, tolerance
         with clock.stage("convert"):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         with clock.stage("detect"):
-            boxes = detect_faces(rgb, upsample=1, max_side=None)
+            boxes = [face.box for face in detector.detect(rgb)]
         named = []
         for box in boxes:
             with clock.stage("encode"):
@@ -251,7 +253,7 @@ def run_ours(frames: Sequence[VideoFrame], registry: Registry, model, settings: 
     analyzer = FrameAnalyzer(registry, model, settings)
     clock = StageClock()
     targets: list[tuple[object, str, str]] = [
-        (recognition, "detect_faces", "detect"),
+        (analyzer.detector, "detect", "detect"),
         (recognition, "encode_faces", "encode"),
     ]
     if model is not None:
