@@ -14,9 +14,10 @@ from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
 from emotion_core.registry import Registry
 from emotion_core.store import EmotionLog
+from emotion_core.stream import LiveStream
 from emotion_core.weights import FETCH_HINT
 from ui import charts, resources
-from ui.camera import camera, make_frame_callback
+from ui.camera import camera
 from ui.widgets import COUNT_KEY, delete_all_records, page_setup, privacy_notice, store_error
 
 # Seconds between redraws of the live figures while the camera runs. On a loaded 2-core machine
@@ -116,7 +117,7 @@ def sidebar(config: Settings, model: resources.ModelState, parts: resources.Live
             **{f"weight_{label}": weight for label, weight in weights.items()},
         }
     )
-    parts.analyzer.set_tolerance(tolerance)
+    parts.stream.set_tolerance(tolerance)
     session.update_settings(sample_period=period, weights=weights, count_unknown=count_unknown)
 
     st.divider()
@@ -152,16 +153,21 @@ def faces_in_view(snapshot: Snapshot) -> str:
     return ", ".join(parts) if parts else "nobody"
 
 
-def live_stats(session: LiveSession, playing: bool) -> None:
+def live_stats(stream: LiveStream, playing: bool) -> None:
     """The live figures; redrawn on a timer while the camera runs."""
-    snapshot = session.snapshot()
+    snapshot = stream.session.snapshot()
     with st.container(key=LIVE_STATS_KEY):
         overall, people, observations, view = st.columns([1, 1, 1, 3])
         overall.metric("Overall confidence", charts.score_text(snapshot.overall_score))
         people.metric("People counted", len(snapshot.people))
         observations.metric("Observations", snapshot.total)
         view.markdown(f"In view: {faces_in_view(snapshot) if playing else 'nobody (camera off)'}")
-        view.caption(f"{snapshot.fps if playing else 0.0:.1f} fps processed · {snapshot.frames} frames")
+        video_fps, analysis_fps = (stream.video_fps(), snapshot.fps) if playing else (0.0, 0.0)
+        view.caption(f"{video_fps:.1f} fps video · {analysis_fps:.1f} fps processed · {snapshot.frames} frames")
+        if playing and stream.problem:
+            st.warning(
+                f"The video goes on without names and emotions: {stream.problem}.", icon=":material/sync_problem:"
+            )
         if snapshot.store_error:
             st.warning(f"Observations are kept in memory until the database accepts them again: {snapshot.store_error}")
         if snapshot.final is not None and not snapshot.counting:
@@ -204,6 +210,7 @@ def live_page() -> None:
         st.caption("Counting still works, but sessions are not saved.")
         log = None
     parts = resources.live_parts(config, people, model, log)
+    resources.start_analysis_server()
 
     with st.sidebar:
         sidebar(config, model, parts, log)
@@ -227,9 +234,9 @@ def live_page() -> None:
             st.info("Nobody is enrolled yet, so every face is labelled Unknown.", icon=":material/person_add:")
             st.page_link("pages/1_Enroll.py", label="Enroll a person", icon=":material/arrow_forward:")
     with video:
-        ctx = camera(config, make_frame_callback(parts.analyzer, parts.session), returning=returning)
+        ctx = camera(config, parts.stream, returning=returning)
     playing = ctx.state.playing
-    st.fragment(live_stats, run_every=REFRESH_S if playing else None)(parts.session, playing)
+    st.fragment(live_stats, run_every=REFRESH_S if playing else None)(parts.stream, playing)
     privacy_notice(config)
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from emotion_core.tools.benchmark import load_frames, load_truth, run_benchmark, soak  # noqa: E402
 from emotion_core.config import load_settings  # noqa: E402
 from emotion_core.emotions import load_emotion_model  # noqa: E402
 from emotion_core.registry import load_registry  # noqa: E402
+from emotion_core.tools.benchmark import load_frames, load_truth, run_benchmark, soak  # noqa: E402
 
 OUT = PROJECT_ROOT / "bench" / "out"
 HAMILTON = PROJECT_ROOT.parent / "shared" / "data" / "videos" / "fr__short_hamilton_clip.mp4"

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import math
-import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from .boxes import Box, scale_box
 from .config import Settings, validate_tolerance
 from .detectors import FaceDetector, load_detector
 from .emotions import EmotionModel
 from .images import validate_frame
-from .labels import LABELS, UNKNOWN
+from .labels import LABELS
 from .recognition import Matcher, encode_faces
 from .registry import Registry
 from .tracking import Track, Tracker
@@ -34,6 +32,13 @@ class AnalyzedFace:
     distance: float | None
     scores: Mapping[str, float] | None  # smoothed probabilities over LABELS; None without a model
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Faces cross from the analysis process to the page's; a mapping proxy does not pickle.
+        values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+        if values["scores"] is not None:
+            values["scores"] = dict(values["scores"])
+        return _rebuild_face, (values,)
+
     @property
     def emotion(self) -> str | None:
         """The most probable emotion label, None without a model."""
@@ -45,7 +50,14 @@ class AnalyzedFace:
     def probability(self) -> float | None:
         """The probability of `emotion`, None without a model."""
         emotion = self.emotion
-        return None if emotion is None else float(self.scores[emotion])
+        return None if emotion is None or self.scores is None else float(self.scores[emotion])
+
+
+def _rebuild_face(values: dict[str, object]) -> AnalyzedFace:
+    scores = values["scores"]
+    if isinstance(scores, dict):
+        values["scores"] = MappingProxyType(scores)
+    return AnalyzedFace(**values)  # type: ignore[arg-type]
 
 
 class FrameAnalyzer:
@@ -89,7 +101,7 @@ class FrameAnalyzer:
         tracks = self._tracker.update(self._boxes, timestamp)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None
         self._identify(rgb, tracks, timestamp)
-        if self.emotion_model is not None:
+        if self.emotion_model is not None and rgb is not None:
             due = [track for track in tracks if track.emotion_due(timestamp, self.settings.emotion_period_s)]
             if due:
                 rows = self.emotion_model.predict(rgb, [track.box for track in due])
@@ -126,13 +138,13 @@ class FrameAnalyzer:
         return [scale_box(face.box, 1.0 / scale, (height, width)) for face in found]
 
     def _identify(self, rgb: np.ndarray | None, tracks: list[Track], now: float) -> None:
-        if not tracks:
+        if not tracks or rgb is None:
             return
         recheck, unknown_recheck = self.settings.identity_recheck_s, self.settings.unknown_recheck_s
         voting = [t for t in tracks if not t.established]
         due = sorted(
             (t for t in tracks if t.established and t.identity_due(now, recheck, unknown_recheck)),
-            key=lambda t: t.checked_at,
+            key=lambda t: t.checked_at or 0.0,
         )
         # One re-check per frame spreads the cost of established tracks over frames.
         chosen = voting + due[:1]
@@ -145,24 +157,6 @@ class FrameAnalyzer:
         encodings = encode_faces(rgb, [track.box for track in chosen])
         for track, encoding in zip(chosen, encodings):
             track.add_vote(*self._matcher.match(encoding), now, self._tolerance)
-
-    def draw(self, bgr: np.ndarray, faces: Sequence[AnalyzedFace]) -> np.ndarray:
-        """A new BGR frame with each face's box (a stable colour per name) and "name · Emotion 87%"."""
-        image = Image.fromarray(np.ascontiguousarray(bgr))  # drawn as is: colours are given in BGR
-        pen = ImageDraw.Draw(image)
-        font = _font()
-        for face in faces:
-            top, right, bottom, left = face.box
-            colour = name_colour(face.name)
-            pen.rectangle((left, top, right, bottom), outline=colour, width=2)
-            text = face.name if face.emotion is None else f"{face.name} · {face.emotion} {face.probability:.0%}"
-            _, y0, x1, y1 = pen.textbbox((0, 0), text, font=font)
-            # Above the box, or below it at the top edge; shifted left rather than cut at the right edge.
-            y = top - (y1 - y0) - 6 if top - (y1 - y0) - 6 >= 0 else bottom + 2
-            x = max(0, min(left, image.width - x1 - 6))
-            pen.rectangle((x, y, x + x1 + 6, y + y1 + 4), fill=colour)
-            pen.text((x + 3, y + 2), text, font=font, fill=(255, 255, 255))
-        return np.asarray(image).copy()
 
     def set_registry(self, registry: Registry) -> None:
         """Use `registry` from the next frame on; every track is identified again."""
@@ -177,30 +171,3 @@ def _nearest_matcher(registry: Registry) -> Matcher:
     # Votes keep the nearest name and its distance; the tolerance is applied when deciding, so a
     # tolerance change takes effect without new encodings.
     return Matcher(registry, math.inf)
-
-
-_PALETTE = (
-    (230, 126, 34),
-    (46, 204, 113),
-    (52, 152, 219),
-    (155, 89, 182),
-    (241, 196, 15),
-    (26, 188, 156),
-    (231, 76, 60),
-    (52, 73, 94),
-    (211, 84, 0),
-    (39, 174, 96),
-)
-UNKNOWN_COLOUR = (128, 128, 128)
-
-
-def name_colour(name: str) -> tuple[int, int, int]:
-    """A colour (BGR) that stays the same for a name across frames and runs; grey for Unknown."""
-    if name == UNKNOWN:
-        return UNKNOWN_COLOUR
-    return _PALETTE[zlib.crc32(name.encode("utf-8")) % len(_PALETTE)]
-
-
-@functools.lru_cache(maxsize=1)
-def _font() -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=16)

@@ -53,8 +53,12 @@ ANALYSIS_RANGES = {
     "emotion_window_s": (0.0, 60.0),
     "detect_period_s": (0.0, 10.0),
     "emotion_period_s": (0.0, 10.0),
+    "analysis_max_fps": (0.0, 120.0),
+    "analysis_niceness": (0, 19),
+    "analysis_idle_stop_s": (0.5, 600.0),
+    "overlay_max_age_s": (0.1, 10.0),
 }
-INTEGER_SETTINGS = ("detect_width", "detect_upsample", "identity_votes")
+INTEGER_SETTINGS = ("detect_width", "detect_upsample", "identity_votes", "analysis_niceness")
 
 ENV = {
     "faces_path": "EMOTION_FACES",
@@ -67,6 +71,8 @@ ENV = {
     "weights": "EMOTION_WEIGHTS",
     "count_unknown": "EMOTION_COUNT_UNKNOWN",
     "ice_servers": "EMOTION_ICE_SERVERS",
+    "analysis_max_fps": "EMOTION_ANALYSIS_MAX_FPS",
+    "analysis_niceness": "EMOTION_ANALYSIS_NICENESS",
 }
 
 
@@ -112,6 +118,14 @@ class Settings:
     # The emotion model looks at each face at most this often (seconds); the smoothing window and
     # the sampling period need no more. 0 classifies on every frame.
     emotion_period_s: float = 0.1
+    # Live analysis runs in its own process per camera stream (emotion_core/worker.py), at most
+    # this many frames a second (0: as fast as it can) and at this `nice` priority, so the video
+    # path keeps the CPU it needs. The process ends after analysis_idle_stop_s without frames.
+    analysis_max_fps: float = 0.0
+    analysis_niceness: int = 10
+    analysis_idle_stop_s: float = 5.0
+    # Faces analysed longer ago than this (seconds) are no longer drawn on the video.
+    overlay_max_age_s: float = 1.5
     # Largest image accepted from a user, in pixels (decompression-bomb guard).
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
@@ -136,9 +150,19 @@ class Settings:
                 raise SettingsError(f"{name} must be a whole number, not {getattr(self, name)!r}")
             object.__setattr__(self, name, int(value) if name in INTEGER_SETTINGS else value)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Settings travel to the analysis process; the read-only weights mapping does not pickle.
+        values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+        values["weights"] = dict(self.weights)
+        return _rebuild_settings, (values,)
+
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with `changes` applied and validated."""
         return dataclasses.replace(self, **changes)
+
+
+def _rebuild_settings(values: dict[str, Any]) -> Settings:
+    return Settings(**values)
 
 
 def _in_range(name: str, value: Any, low: float, high: float) -> float:

@@ -8,7 +8,7 @@ inference per network (and view, for the ensemble's mirrored faces).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -220,7 +220,11 @@ class HSEmotionModel:
         return _to_canonical(np.asarray(probabilities, dtype=np.float32), self._indices)
 
 
-BACKEND_CLASSES: dict[str, type] = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel, "human": HumanModel}
+BACKEND_CLASSES: dict[str, Callable[[Path], EmotionModel]] = {
+    "hsemotion": HSEmotionModel,
+    "faceapi": FaceApiModel,
+    "human": HumanModel,
+}
 
 
 def _load_backend(name: str, models_dir: Path, fetch: bool, progress: Progress | None) -> EmotionModel | None:
@@ -284,11 +288,16 @@ class FaceEmotion:
     scores: Mapping[str, float]
 
 
+def _int_box(box: Box) -> Box:
+    top, right, bottom, left = (int(v) for v in box)
+    return top, right, bottom, left
+
+
 def classify_faces(model: EmotionModel, rgb: np.ndarray, boxes: Sequence[Box]) -> list[FaceEmotion]:
     """The emotion of each face box of an RGB image."""
     scores = model.predict(rgb, boxes)
     return [
-        FaceEmotion(tuple(int(v) for v in box), LABELS[int(np.argmax(row))], dict(zip(LABELS, map(float, row))))
+        FaceEmotion(_int_box(box), LABELS[int(np.argmax(row))], dict(zip(LABELS, map(float, row))))
         for box, row in zip(boxes, scores)
     ]
 
@@ -303,10 +312,12 @@ def classify_image(
 ) -> list[FaceEmotion]:
     """The emotion of the faces dlib finds in an image, or of the whole image when `crop`."""
     rgb = load_image(source, max_pixels=max_pixels)
+    boxes: list[Box]
     if crop:
         boxes = [(0, rgb.shape[1], rgb.shape[0], 0)]
     else:
         boxes = detect_faces(rgb)
-        if largest_only and boxes:
-            boxes = [largest_box(boxes)]
+        largest = largest_box(boxes)
+        if largest_only and largest is not None:
+            boxes = [largest]
     return classify_faces(model, rgb, boxes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -72,7 +73,7 @@ class _Graph:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
         return name
 
-    def node(self, op: str, inputs: list[str], output: str, **attrs) -> str:
+    def node(self, op: str, inputs: list[str], output: str, **attrs: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 

@@ -209,16 +209,20 @@ class LiveSession:
                     continue
                 clock = self._clocks.get(face.track_id)
                 if clock is None or timestamp < clock.seen:  # a new track, or time went backwards
-                    due = 1
+                    times = [timestamp]
                     clock = self._clocks[face.track_id] = _TrackClock(timestamp + self._period, timestamp)
                 else:
+                    # Every period that ended since the last analysed frame is counted, at its own
+                    # time, with the emotion seen now: counts do not depend on the analysis rate.
                     due = 0 if timestamp < clock.due else 1 + int((timestamp - clock.due) // self._period)
+                    times = [min(clock.due + i * self._period, timestamp) for i in range(due)]
                     clock.due += due * self._period
                     clock.seen = timestamp
-                if due:
+                if times:
                     person = self._counts.setdefault(face.name, {})
-                    person[face.emotion] = person.get(face.emotion, 0) + due
-                    rows.extend([Observation(timestamp, face.name, face.emotion, face.probability)] * due)
+                    person[face.emotion] = person.get(face.emotion, 0) + len(times)
+                    probability = float(face.probability or 0.0)
+                    rows.extend(Observation(time, face.name, face.emotion, probability) for time in times)
             self._forget_old_clocks(timestamp)
             session_id = self._session_id
             if not self._next_timeline - self._period <= timestamp < self._next_timeline:

@@ -28,6 +28,7 @@ class Track:
     id: int
     box: Box
     last_seen: float
+    missed: int = 0  # analysed frames in a row this track was not found in
     votes: deque = field(default_factory=deque)  # (nearest enrolled name or None, distance or None)
     established: bool = False  # `votes` reached its full length since the last reset
     confirmed: bool = False  # an identity was established since the registry changed
@@ -100,6 +101,10 @@ class Track:
         return np.mean([p for _, p in self.emotions], axis=0)
 
 
+def _centre_distance(a: Box, b: Box) -> float:
+    return float(np.hypot((a[1] + a[3] - b[1] - b[3]) / 2, (a[0] + a[2] - b[0] - b[2]) / 2))
+
+
 def _label(nearest: str | None, distance: float | None, tolerance: float) -> str:
     return nearest if nearest is not None and distance is not None and distance <= tolerance else UNKNOWN
 
@@ -114,8 +119,13 @@ class Tracker:
         self._next_id = 1
 
     def update(self, boxes: Sequence[Box], timestamp: float) -> list[Track]:
-        """The track of each box (in the order of `boxes`); unmatched boxes start new tracks."""
-        self.tracks = [t for t in self.tracks if timestamp - t.last_seen <= self.grace_s]
+        """The track of each box (in the order of `boxes`); unmatched boxes start new tracks.
+
+        A track ends once it has been missing from an analysed frame and unseen for longer than
+        `grace_s`: a face found in every analysed frame keeps its track however far apart those
+        frames are (slow analysis must not split a person into new tracks).
+        """
+        self.tracks = [t for t in self.tracks if t.missed == 0 or timestamp - t.last_seen <= self.grace_s]
         pairs = sorted(
             ((iou(track.box, box), t, b) for t, track in enumerate(self.tracks) for b, box in enumerate(boxes)),
             reverse=True,
@@ -129,6 +139,7 @@ class Tracker:
                 continue
             used.add(t)
             assigned[b] = self.tracks[t]
+        self._assign_by_distance(boxes, assigned, used)
         result = []
         for b, box in enumerate(boxes):
             track = assigned.get(b)
@@ -136,9 +147,32 @@ class Tracker:
                 track = Track(self._next_id, box, timestamp, votes=deque(maxlen=self.votes))
                 self._next_id += 1
                 self.tracks.append(track)
-            track.box, track.last_seen = box, timestamp
+            track.box, track.last_seen, track.missed = box, timestamp, 0
             result.append(track)
+        for t, track in enumerate(self.tracks):
+            if t not in used and track.last_seen != timestamp:
+                track.missed += 1
         return result
+
+    def _assign_by_distance(self, boxes: Sequence[Box], assigned: dict[int, Track], used: set[int]) -> None:
+        """Match what overlap left unmatched by centre distance (under one face width), nearest first.
+
+        Only tracks found in the previous analysed frame take part: between frames analysed far
+        apart a face may have moved past any overlap with its old box.
+        """
+        pairs = []
+        for t, track in enumerate(self.tracks):
+            if t in used or track.missed:
+                continue
+            for b, box in enumerate(boxes):
+                if b not in assigned:
+                    distance = _centre_distance(track.box, box)
+                    if distance < min(box[1] - box[3], track.box[1] - track.box[3]):
+                        pairs.append((distance, t, b))
+        for _, t, b in sorted(pairs):
+            if t not in used and b not in assigned:
+                used.add(t)
+                assigned[b] = self.tracks[t]
 
     def reset_identities(self) -> None:
         """Make every track identify again."""

@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class ModelStatus:
     kind: str = "emotion"  # "emotion" model or face "detector"
 
 
-def open_session(model: Path | bytes, threads: int = ORT_THREADS):
+def open_session(model: Path | bytes, threads: int = ORT_THREADS) -> Any:
     """An onnxruntime CPU inference session for an ONNX file or serialized model."""
     import onnxruntime as ort
 

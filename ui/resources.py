@@ -13,13 +13,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from emotion_core.analyzer import FrameAnalyzer
+from emotion_core import worker
 from emotion_core.config import Settings, load_settings
+from emotion_core.detectors import default_detector
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
 from emotion_core.live import LiveSession
 from emotion_core.registry import Registry, load_registry
 from emotion_core.store import EmotionLog
+from emotion_core.stream import LiveStream
 from emotion_core.weights import model_status
 
 LIVE_KEY = "_ec_live"
@@ -95,9 +97,9 @@ def emotion_log(config: Settings) -> EmotionLog:
 
 @dataclass
 class LiveParts:
-    """One browser session's analyzer and counting session (the frame callback captures both)."""
+    """One browser session's camera stream (with its analysis process) and counting session."""
 
-    analyzer: FrameAnalyzer
+    stream: LiveStream
     session: LiveSession
     registry: Registry
     model: EmotionModel | None
@@ -107,20 +109,31 @@ def live_parts(config: Settings, people: Registry, model: ModelState, log: Emoti
     """This browser session's live objects, created on first use and kept up to date."""
     parts: LiveParts | None = st.session_state.get(LIVE_KEY)
     if parts is None:
-        analyzer = FrameAnalyzer(people, model.model, config)
-        session = LiveSession(config, log, model_name=model.name, detector_name=analyzer.detector.name)
-        parts = LiveParts(analyzer, session, people, model.model)
-        # When Streamlit drops the browser session (tab closed), a running count is ended and saved.
-        weakref.finalize(parts, session.close)
+        session = LiveSession(config, log, model_name=model.name, detector_name=default_detector(config).name)
+        parts = LiveParts(LiveStream(config, people, model.name, session), session, people, model.model)
+        # When Streamlit drops the browser session (tab closed), the analysis process ends and a
+        # running count is ended and saved.
+        weakref.finalize(parts, _close_live, parts.stream, session)
         st.session_state[LIVE_KEY] = parts
     elif parts.model is not model.model:
-        # A model fetched while the app runs: new analyzer (tracks restart), same counts.
-        parts.analyzer = FrameAnalyzer(people, model.model, config)
+        # A model fetched while the app runs: a new analysis process (tracks restart), same counts.
+        parts.stream.set_model(model.name, people)
         parts.model, parts.registry = model.model, people
     elif parts.registry is not people:
-        parts.analyzer.set_registry(people)
+        parts.stream.set_registry(people)
         parts.registry = people
     return parts
+
+
+def _close_live(stream: LiveStream, session: LiveSession) -> None:
+    stream.close()
+    session.close()
+
+
+@st.cache_resource(show_spinner=False)
+def start_analysis_server() -> None:
+    """Start the fork server of the analysis processes once per server process, ahead of START."""
+    worker.prepare()
 
 
 def current_live_session() -> LiveSession | None:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..config import load_settings
+from ..config import Settings, load_settings
 from ..errors import EmotionCoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
@@ -39,7 +39,7 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def settings_from(args: argparse.Namespace, **overrides: Any):
+def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Settings from the environment plus the global CLI options."""
     return load_settings(faces_path=args.faces, **overrides)
 

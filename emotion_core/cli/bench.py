@@ -6,8 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config import EMOTION_MODELS
+from ..config import EMOTION_MODELS, Settings
+from ..emotions import EmotionModel, load_emotion_model
 from ..errors import SettingsError
+from ..registry import Registry, load_registry
+from ..tools.benchmark import load_frames, load_truth, run_benchmark, soak
+from ..video import VideoFrame
 from . import print_json, settings_from
 
 
@@ -38,11 +42,10 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     bench.set_defaults(handler=cmd_bench)
 
 
-def load_inputs(args: argparse.Namespace):
+def load_inputs(
+    args: argparse.Namespace,
+) -> tuple[Settings, Registry, EmotionModel | None, list[VideoFrame]]:
     """Settings, registry, emotion model (or None) and decoded frames for a bench run."""
-    from ..emotions import load_emotion_model
-    from ..registry import load_registry
-    from ..tools.benchmark import load_frames
 
     settings = settings_from(args, emotion_model=args.model)
     if args.frames is not None and args.frames < 1:
@@ -55,7 +58,6 @@ def load_inputs(args: argparse.Namespace):
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ..tools.benchmark import load_truth, run_benchmark
 
     truth = load_truth(args.truth) if args.truth else None
     settings, registry, model, frames = load_inputs(args)
@@ -92,8 +94,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _soak(args, settings, registry, model, frames) -> int:
-    from ..tools.benchmark import soak
+def _soak(
+    args: argparse.Namespace,
+    settings: Settings,
+    registry: Registry,
+    model: EmotionModel | None,
+    frames: list[VideoFrame],
+) -> int:
 
     def progress(elapsed: float, rss: float) -> None:
         if not args.json:

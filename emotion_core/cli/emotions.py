@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..emotions import MODEL_CHOICES, classify_image, load_emotion_model
+from ..emotions import MODEL_CHOICES, EmotionModel, classify_image, load_emotion_model
 from ..errors import ModelUnavailableError
 from ..labels import LABELS
 from ..tools.evaluation import NO_FACE, evaluate_emotions
@@ -75,7 +75,7 @@ def cmd_models_status(args: argparse.Namespace) -> int:
         )
         return 0
     for s in statuses:
-        where = f"{s.path} ({s.size_bytes / 1e6:.1f} MB)" if s.path else "not available"
+        where = f"{s.path} ({(s.size_bytes or 0) / 1e6:.1f} MB)" if s.path else "not available"
         print(f"{s.name:<10} {'available' if s.available else 'missing':<9}  {where}  source: {s.source}")
     print(f"face detector in use: {detector} (EMOTION_DETECTOR={settings.detector})")
     return 0
@@ -105,7 +105,7 @@ def cmd_models_fetch(args: argparse.Namespace) -> int:
     return 2 if len(failures) == len(names) else 0
 
 
-def _load_model(args: argparse.Namespace):
+def _load_model(args: argparse.Namespace) -> EmotionModel:
     settings = settings_from(args)
     # An explicit --model may fetch missing weights (with progress); auto/settings never do.
     return load_emotion_model(

@@ -8,9 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 from ..config import EMOTION_MODELS, Settings
+from ..emotions import EmotionModel, load_emotion_model
 from ..labels import LABELS
 from ..live import FinalScores
 from ..registry import load_registry
+from ..replay import analyze_video
 from ..store import EmotionLog, write_csv
 from . import print_json, settings_from
 
@@ -51,11 +53,10 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     export.set_defaults(handler=cmd_export)
 
 
-def load_model(choice: str, settings: Settings):
+def load_model(choice: str, settings: Settings) -> EmotionModel | None:
     """The emotion model for `choice`, or None for "none"."""
     if choice == "none":
         return None
-    from ..emotions import load_emotion_model
 
     return load_emotion_model(choice, settings.models_dir)
 
@@ -69,7 +70,6 @@ def _score(value: float | None) -> float | None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from ..replay import analyze_video
 
     settings = settings_from(args, sample_period=args.sample_period)
     model = load_model(args.model or settings.emotion_model, settings)

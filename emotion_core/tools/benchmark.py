@@ -19,13 +19,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+from .. import recognition
+from ..analyzer import FrameAnalyzer
 from ..boxes import Box, iou
 from ..config import Settings
 from ..detectors import HogDetector
+from ..emotions import EmotionModel
 from ..errors import VideoError
 from ..labels import UNKNOWN
 from ..recognition import Matcher, encode_faces
@@ -48,16 +52,18 @@ class Truth:
     until_s: float | None = None
 
 
+def _box(values: Sequence[float]) -> Box:
+    top, right, bottom, left = (int(v) for v in values)
+    return top, right, bottom, left
+
+
 def load_truth(path: str | Path) -> Truth:
     """Read a ground-truth JSON: {"frames": [[{"name", "box"}, ...], ...]} or {"name": str, "until_s": s}."""
     try:
         document = json.loads(Path(path).read_text())
         if "frames" in document:
             return Truth(
-                frames=tuple(
-                    tuple((face["name"], tuple(int(v) for v in face["box"])) for face in frame)
-                    for frame in document["frames"]
-                )
+                frames=tuple(tuple((face["name"], _box(face["box"])) for face in frame) for frame in document["frames"])
             )
         until = document.get("until_s")
         return Truth(name=str(document["name"]), until_s=None if until is None else float(until))
@@ -88,10 +94,10 @@ class StageClock:
             with self._lock:
                 self.totals[name] = self.totals.get(name, 0.0) + elapsed
 
-    def wrap(self, function: Callable, name: str) -> Callable:
+    def wrap(self, function: Callable[..., Any], name: str) -> Callable[..., Any]:
         """`function`, timed as stage `name` on every call."""
 
-        def timed(*args, **kwargs):
+        def timed(*args: Any, **kwargs: Any) -> Any:
             with self.stage(name):
                 return function(*args, **kwargs)
 
@@ -213,7 +219,9 @@ def score_identities(truth: Truth, frames: Sequence[VideoFrame], faces: Sequence
     return IdentityScore(correct, total, wrong)
 
 
-def run_naive(frames: Sequence[VideoFrame], registry: Registry, model, tolerance: float) -> PipelineRun:
+def run_naive(
+    frames: Sequence[VideoFrame], registry: Registry, model: EmotionModel | None, tolerance: float
+) -> PipelineRun:
     """The naive pipeline on every frame: full-frame HOG (upsample=1), encode and classify each face."""
     matcher = Matcher(registry, tolerance)
     detector = HogDetector(upsample=1, max_side=None)
@@ -244,11 +252,10 @@ def run_naive(frames: Sequence[VideoFrame], registry: Registry, model, tolerance
     return run
 
 
-def run_ours(frames: Sequence[VideoFrame], registry: Registry, model, settings: Settings) -> PipelineRun:
+def run_ours(
+    frames: Sequence[VideoFrame], registry: Registry, model: EmotionModel | None, settings: Settings
+) -> PipelineRun:
     """Our pipeline: a fresh `FrameAnalyzer` fed every frame with the video's timestamps."""
-    from .. import recognition
-    from ..analyzer import FrameAnalyzer
-
     FrameAnalyzer(registry, model, settings).analyze(frames[0].bgr, 0.0)  # warm-up on a separate instance
     analyzer = FrameAnalyzer(registry, model, settings)
     clock = StageClock()
@@ -292,7 +299,7 @@ class BenchmarkResult:
     naive_identity: IdentityScore | None
 
     def summary(self) -> dict:
-        """The figures of issue 7: frames, fps, baseline_fps, speedup, latency p50/p95, identity accuracy."""
+        """The headline figures: frames, fps, baseline_fps, speedup, latency p50/p95, identity accuracy."""
         baseline_fps = self.naive.fps if self.naive else None
         return {
             "frames": self.ours.frames,
@@ -313,7 +320,7 @@ def _rounded(score: IdentityScore | None) -> float | None:
 def run_benchmark(
     frames: Sequence[VideoFrame],
     registry: Registry,
-    model,
+    model: EmotionModel | None,
     settings: Settings,
     truth: Truth | None = None,
     baseline: bool = True,
@@ -347,7 +354,7 @@ class MemoryResult:
 def soak(
     frames: Sequence[VideoFrame],
     registry: Registry,
-    model,
+    model: EmotionModel | None,
     settings: Settings,
     seconds: float,
     sample_every: float = 10.0,
@@ -358,8 +365,6 @@ def soak(
     The start figure is taken after one full pass, once models and buffers are warm.
     """
     import psutil
-
-    from ..analyzer import FrameAnalyzer
 
     process = psutil.Process()
     analyzer = FrameAnalyzer(registry, model, settings)

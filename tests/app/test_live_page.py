@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gc
 
 import streamlit_webrtc.component
@@ -24,13 +26,22 @@ def app_log():
     return log
 
 
-def count_frames(at, photo, frames: int = 3) -> None:
-    """Feed real frames through the camera's frame callback, as streamlit-webrtc would."""
+def count_frames(at, photo, timeout_s: float = 60.0) -> None:
+    """Feed real frames through the camera's frame callback, as streamlit-webrtc would, until
+    the analysis process has counted the person in them at least once."""
     parts = at.session_state[resources.LIVE_KEY]
-    callback = make_frame_callback(parts.analyzer, parts.session)
+    callback = make_frame_callback(parts.stream)
     bgr = frame_from_photo(photo)
-    for index in range(frames):
+    deadline = time.monotonic() + timeout_s
+    index = 0
+    while not parts.session.snapshot().people:
+        assert time.monotonic() < deadline, (
+            f"the analysis process counted nobody ({parts.stream.stats()}, {parts.stream.problem})"
+        )
         callback(video_frame(bgr, pts=index))
+        index += 1
+        time.sleep(1 / 30)
+    parts.stream.stop()
 
 
 def test_renders_controls_and_hints_without_errors(page):

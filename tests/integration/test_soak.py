@@ -21,6 +21,7 @@ import pytest
 from conftest import HAMILTON, photos
 
 from emotion_core.analyzer import FrameAnalyzer
+from emotion_core.overlay import draw_faces
 from emotion_core.config import load_settings
 from emotion_core.emotions import load_emotion_model
 from emotion_core.live import LiveSession
@@ -83,7 +84,7 @@ def test_soak(tmp_path, caplog):
             if now - started >= SOAK_SECONDS:
                 break
             faces = analyzer.analyze(frame.bgr, time.time())
-            analyzer.draw(frame.bgr, faces)
+            draw_faces(frame.bgr.copy(), faces)
             session.observe(faces, time.time())
             frames, faces_seen = frames + 1, faces_seen + len(faces)
             if now >= next_toggle:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from emotion_core.labels import UNKNOWN
 from emotion_core.boxes import iou
+from emotion_core.labels import UNKNOWN
 from emotion_core.tracking import Tracker
 
 
@@ -47,8 +47,27 @@ def test_track_survives_a_gap_shorter_than_the_grace_period_only():
     assert tracker.update([], 0.5) == []
     (again,) = tracker.update([FACE_A], 0.9)
     assert again.id == a.id
+    assert tracker.update([], 1.2) == []
     (later,) = tracker.update([FACE_A], 2.5)
     assert later.id != a.id
+
+
+def test_a_face_in_every_analysed_frame_keeps_its_track_however_slow_the_analysis():
+    tracker = Tracker(grace_s=1.0, votes=3)
+    (first,) = tracker.update([FACE_A], 0.0)
+    ids = {tracker.update([FACE_A], t)[0].id for t in (3.0, 7.5, 20.0)}
+    assert ids == {first.id}
+
+
+def test_a_face_that_moved_past_any_overlap_between_slow_frames_keeps_its_track():
+    tracker = Tracker(grace_s=1.0, votes=3)
+    top, right, bottom, left = FACE_A
+    width = right - left
+    moved = (top, right + width // 2, bottom, left + width // 2)  # half a face to the right
+    shifted = (top, right + width // 2 + width // 2, bottom, left + width)  # no overlap with FACE_A
+    (first,) = tracker.update([FACE_A], 0.0)
+    assert tracker.update([moved], 2.0)[0].id == first.id
+    assert tracker.update([shifted], 4.0)[0].id == first.id
 
 
 def test_identity_is_the_majority_of_the_first_votes():
