@@ -20,14 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+from emotion_core.boxes import Box
+from emotion_core.config import load_settings
+from emotion_core.detectors import HOG_MIN_SCORE, HogDetector
+from emotion_core.images import load_image
+from emotion_core.recognition import enroll
 
-from emotion_core.boxes import Box  # noqa: E402
-from emotion_core.config import load_settings  # noqa: E402
-from emotion_core.detectors import HOG_MIN_SCORE, HogDetector  # noqa: E402
-from emotion_core.images import load_image  # noqa: E402
-from emotion_core.recognition import enroll  # noqa: E402
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 FACES = SHARED_DATA / "faces"
@@ -99,12 +98,12 @@ def photo_path(folder: str) -> Path:
     return FACES / folder / PEOPLE[folder][1]
 
 
-def make_sprite(folder: str, face_px: int) -> Sprite:
-    """Crop the face of `folder`'s video photo with a margin and scale it to `face_px` wide."""
-    rgb = load_image(photo_path(folder))
+def make_sprite(photo: Path, face_px: int) -> Sprite:
+    """Crop the face of `photo` with a margin and scale it to `face_px` wide."""
+    rgb = load_image(photo)
     boxes = [face.box for face in HogDetector(min_score=HOG_MIN_SCORE).detect(rgb)]  # the videos' truth
     if len(boxes) != 1:
-        raise SystemExit(f"{photo_path(folder)}: expected one face, found {len(boxes)}")
+        raise SystemExit(f"{photo}: expected one face, found {len(boxes)}")
     top, right, bottom, left = boxes[0]
     side = right - left
     margin = round(0.3 * side)
@@ -153,7 +152,7 @@ def render(
 
 def write_video(name: str, placements: list[Placement], seconds: float) -> Path:
     """Write `name`.mp4 and `name`.truth.json; return the video path."""
-    sprites = [make_sprite(p.folder, p.face_px) for p in placements]
+    sprites = [make_sprite(photo_path(p.folder), p.face_px) for p in placements]
     base = background()
     path = OUT / f"{name}.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))

@@ -1,4 +1,6 @@
-"""Run the benchmark on every input several times and print the median figures as Markdown.
+"""Analysis only: run the analyzer benchmark on every input several times and print the median
+figures as Markdown. It times `FrameAnalyzer.analyze` in this process, without browser, WebRTC or
+Streamlit; bench/e2e.py measures what the user sees.
 
     .venv/bin/python bench/make_videos.py        # once: builds bench/out/
     .venv/bin/python bench/run_all.py [--runs 3] [--soak 300]
@@ -111,6 +113,7 @@ def main() -> int:
 
     naive_runs = min(args.runs, args.baseline_runs or args.runs)
     print(
+        f"Analysis only (no browser, WebRTC or Streamlit; see bench/e2e.py for what the user sees). "
         f"Median of {args.runs} runs of ours and {naive_runs} of the naive pipeline, "
         f"{model.name if model else 'no'} emotion model, {(time.time() - started) / 60:.0f} min.  \n"
         f"Before: {before}.  \nAfter: {machine()}.\n"
@@ -122,8 +125,8 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
-        ours = lambda get: median([get(r.ours, r.ours_identity) for r in runs])  # noqa: E731
-        naive = lambda get: median([get(r.naive, r.naive_identity) for r in runs if r.naive])  # noqa: E731
+        ours = lambda get, runs=runs: median([get(r.ours, r.ours_identity) for r in runs])  # noqa: E731
+        naive = lambda get, runs=runs: median([get(r.naive, r.naive_identity) for r in runs if r.naive])  # noqa: E731
         fps, cpu = (lambda run, _: run.fps), (lambda run, _: run.cpu_ms_per_frame)
         p50, p95 = (lambda run, _: run.latency_ms(50)), (lambda run, _: run.latency_ms(95))
         accuracy, wrong = (lambda _, score: score.accuracy), (lambda _, score: score.wrong)

@@ -94,9 +94,13 @@ class FrameAnalyzer:
         """The faces in a BGR uint8 frame taken at `timestamp` (seconds, increasing)."""
         validate_frame(bgr)
         self._apply_pending()
-        # Tracked boxes are kept between detections only while the frame size stays the same.
-        since = None if self._detected_at is None else timestamp - self._detected_at
-        if since is None or not 0 <= since < self.settings.detect_period_s or bgr.shape != self._detected_shape:
+        # Boxes are kept between detections only for frames of the size they were found in (a
+        # WebRTC stream changes resolution when bandwidth drops).
+        if (
+            self._detected_at is None
+            or bgr.shape != self._detected_shape
+            or not 0 <= timestamp - self._detected_at < self.settings.detect_period_s
+        ):
             self._boxes, self._detected_at, self._detected_shape = self._detect(bgr), timestamp, bgr.shape
         tracks = self._tracker.update(self._boxes, timestamp)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None

@@ -42,6 +42,7 @@ DEFAULT_MAX_PIXELS = 40_000_000
 WEIGHT_RANGE = (-2.0, 2.0)
 TOLERANCE_RANGE = (0.2, 0.8)
 SAMPLE_PERIOD_RANGE = (0.05, 60.0)
+REFRESH_RANGE = (0.2, 10.0)
 EMOTION_MODELS = ("auto", *BACKENDS, "none")
 ANALYSIS_RANGES = {
     "detect_width": (64, 4096),
@@ -73,6 +74,8 @@ ENV = {
     "ice_servers": "EMOTION_ICE_SERVERS",
     "analysis_max_fps": "EMOTION_ANALYSIS_MAX_FPS",
     "analysis_niceness": "EMOTION_ANALYSIS_NICENESS",
+    "refresh_s": "EMOTION_REFRESH_S",
+    "bench_stamp": "EMOTION_BENCH_STAMP",
 }
 
 
@@ -130,6 +133,13 @@ class Settings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
     min_enroll_face: int = 40
+    # Seconds between redraws of the live page's figures while the camera runs. On a loaded 2-core
+    # machine clicks were sometimes lost while these timed reruns kept coming at 0.5 s; 1 s leaves
+    # fewer of them to collide with a click's full rerun.
+    refresh_s: float = 1.0
+    # For bench/e2e.py: overlays carry the frame-number stamp of the frame they were analysed from
+    # (emotion_core/stamp.py). Off for users.
+    bench_stamp: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faces_path", Path(self.faces_path))
@@ -144,6 +154,7 @@ class Settings:
         if not isinstance(self.db_url, str) or "://" not in self.db_url:
             raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
         object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))
+        object.__setattr__(self, "refresh_s", _in_range("refresh_s", self.refresh_s, *REFRESH_RANGE))
         for name, (low, high) in ANALYSIS_RANGES.items():
             value = _in_range(name, getattr(self, name), low, high)
             if name in INTEGER_SETTINGS and not value.is_integer():
@@ -200,6 +211,18 @@ def validate_weights(value: Any) -> Mapping[str, float]:
     return MappingProxyType(merged)
 
 
+def session_weights(stored: Mapping[str, Any] | None) -> Mapping[str, float]:
+    """The weights a logged session was counted with, from its stored settings; the defaults when
+    it has none (or unusable ones)."""
+    weights = (stored or {}).get("weights")
+    if weights is None:
+        return DEFAULT_WEIGHTS
+    try:
+        return validate_weights(weights)
+    except SettingsError:
+        return DEFAULT_WEIGHTS
+
+
 def validate_ice_servers(value: Any) -> tuple[Mapping[str, Any], ...]:
     """Return ICE servers as a tuple of dicts each with a `urls` entry, or raise `SettingsError`."""
     if isinstance(value, Mapping) or not isinstance(value, (list, tuple)):
@@ -216,7 +239,7 @@ def _parse_env(name: str, raw: str) -> Any:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
             raise SettingsError(f"{ENV[name]} is not valid JSON: {exc.msg}") from None
-    if name == "count_unknown":
+    if name in ("count_unknown", "bench_stamp"):
         if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no"):
             raise SettingsError(f"{ENV[name]} must be true or false, not {raw!r}")
         return raw.strip().lower() in ("1", "true", "yes")

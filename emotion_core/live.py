@@ -184,6 +184,7 @@ class LiveSession:
             weights, session_id, started_at = self._weights, self._session_id, self._started_at
         people, overall = _stats(counts, weights)
         stored_id = self._log.stored_id(session_id) if self._log is not None else None
+        started_at = now if started_at is None else started_at
         final = FinalScores(stored_id, started_at, now, people, overall.score, overall.points, overall.total)
         with self._lock:
             self._final = final

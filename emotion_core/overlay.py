@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .analyzer import AnalyzedFace
 from .labels import UNKNOWN
+from .stamp import copy_stamp
 
 _PALETTE = (
     (230, 126, 34),
@@ -56,8 +57,9 @@ def _label_pixels(text: str, colour: tuple[int, int, int], size: int) -> np.ndar
     return np.asarray(label)
 
 
-def draw_faces(bgr: np.ndarray, faces: Sequence[AnalyzedFace]) -> None:
-    """Draw each face's box and label onto the BGR frame `bgr`, in place."""
+def draw_faces(bgr: np.ndarray, faces: Sequence[AnalyzedFace], stamp: np.ndarray | None = None) -> None:
+    """Draw each face's box and label onto the BGR frame `bgr`, in place; and `stamp`, the stamp
+    strip of the frame the faces were analysed from (bench/e2e.py), when given."""
     height, width = bgr.shape[:2]
     size = max(10, round(height / LABEL_LINES_PER_FRAME))
     for face in faces:
@@ -70,3 +72,5 @@ def draw_faces(bgr: np.ndarray, faces: Sequence[AnalyzedFace]) -> None:
         y = top - label_height - 2 if top - label_height - 2 >= 0 else min(bottom + 2, height - label_height)
         x = max(0, min(left, width - label_width))
         bgr[y : y + label_height, x : x + label_width] = label
+    if stamp is not None:
+        copy_stamp(bgr, stamp)

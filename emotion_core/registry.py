@@ -91,11 +91,16 @@ class Registry:
         return Registry(tuple(self.names[i] for i in keep), self.encodings[keep])
 
 
+def normalize_name(name: str) -> str:
+    """The name as stored: surrounding spaces removed, Unicode NFC."""
+    return unicodedata.normalize("NFC", name.strip())
+
+
 def validate_name(name: object) -> str:
     """Return the cleaned person name or raise `EnrollmentError` saying why it is refused."""
     if not isinstance(name, str):
         raise EnrollmentError("name must be text")
-    cleaned = unicodedata.normalize("NFC", name.strip())
+    cleaned = normalize_name(name)
     if not cleaned:
         raise EnrollmentError("name is empty")
     if len(cleaned) > MAX_NAME_LENGTH:
@@ -225,7 +230,7 @@ def add_person(
 
 def remove_person(path: str | Path, name: str) -> Registry:
     """Remove `name` from the registry at `path`; raise `EnrollmentError` if not enrolled."""
-    name = unicodedata.normalize("NFC", name.strip())
+    name = normalize_name(name)
     logger.debug("removing %s", name)
 
     def change(registry: Registry) -> Registry:

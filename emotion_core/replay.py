@@ -53,7 +53,7 @@ def analyze_video(
     capture, info = open_video(path)
     capture.release()
     own_log = log is None
-    emotion_log = EmotionLog(MEMORY_DB) if own_log else log
+    emotion_log = EmotionLog(MEMORY_DB) if log is None else log
     model_name = getattr(emotion_model, "name", None)
     session = LiveSession(settings, emotion_log, model_name)
     analyzer = FrameAnalyzer(registry, emotion_model, settings)
@@ -70,6 +70,7 @@ def analyze_video(
         elapsed = time.perf_counter() - started
         duration = info.frame_count / info.fps if info.fps > 0 and info.frame_count > 0 else last
         final = session.stop_counting(now=base + duration)
+        assert final is not None  # counting was started above
         emotion_log.flush()
         rows = (
             tuple(

@@ -96,6 +96,7 @@ class SessionInfo:
     people: list[str]
     final: dict | None
     observations: int
+    settings: dict | None = None  # the settings it was counted with (`LiveSession` stores them)
 
 
 class EmotionLog:
@@ -360,7 +361,9 @@ class EmotionLog:
         except SQLAlchemyError as exc:
             raise _read_error(exc) from None
         return [
-            SessionInfo(r.id, r.started_at, r.ended_at, r.model, people.get(r.id, []), r.final, counts.get(r.id, 0))
+            SessionInfo(
+                r.id, r.started_at, r.ended_at, r.model, people.get(r.id, []), r.final, counts.get(r.id, 0), r.settings
+            )
             for r in rows
         ]
 

@@ -18,6 +18,7 @@ from .analyzer import AnalyzedFace
 from .config import Settings
 from .live import LiveSession
 from .registry import Registry
+from .stamp import stamp_pixels
 from .worker import AnalysisStats, AnalysisWorker
 
 FPS_WINDOW = 60
@@ -34,6 +35,9 @@ class LiveStream:
         self._latest: tuple[tuple[AnalyzedFace, ...], float] = ((), 0.0)
         self._frame_times: deque[float] = deque(maxlen=FPS_WINDOW)
         self._worker = AnalysisWorker(settings, registry, model, self._on_result)
+        # bench_stamp: the stamp strip of each frame in analysis, and of the one last analysed.
+        self._stamps: dict[float, np.ndarray] | None = {} if settings.bench_stamp else None
+        self._analysed_stamp: np.ndarray | None = None
 
     def note_frame(self) -> None:
         """Count a camera frame for `video_fps` (every frame, analysed or not)."""
@@ -42,12 +46,21 @@ class LiveStream:
 
     def submit(self, bgr: np.ndarray, timestamp: float) -> bool:
         """Offer a camera frame (BGR, taken at unix time `timestamp`) to the analysis."""
-        return self._worker.submit(bgr, timestamp)
+        taken = self._worker.submit(bgr, timestamp)
+        if taken and self._stamps is not None:
+            with self._lock:
+                self._stamps[timestamp] = stamp_pixels(bgr)
+        return taken
 
     def overlay(self, now: float) -> tuple[AnalyzedFace, ...]:
         """The faces to draw on a frame taken at `now`: the latest analysis unless it is too old."""
         faces, analysed_at = self._latest
         return faces if 0 <= now - analysed_at <= self._max_age else ()
+
+    def analysed_stamp(self) -> np.ndarray | None:
+        """With the `bench_stamp` setting, the stamp strip of the frame the latest analysis was made
+        from (see `emotion_core.stamp`); None otherwise."""
+        return self._analysed_stamp
 
     def analysis_idle(self) -> bool:
         """Whether the analysis would take a frame now (callers may skip preparing one otherwise)."""
@@ -98,5 +111,9 @@ class LiveStream:
         self._latest = ((), 0.0)
 
     def _on_result(self, faces: Sequence[AnalyzedFace], timestamp: float) -> None:
+        if self._stamps is not None:
+            with self._lock:
+                self._analysed_stamp = self._stamps.pop(timestamp, None)
+                self._stamps = {t: pixels for t, pixels in self._stamps.items() if t > timestamp}
         self._latest = (tuple(faces), timestamp)
         self.session.observe(faces, timestamp)

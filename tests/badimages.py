@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from conftest import FACES, GROUPS
 from PIL import Image
+
+from tests.data import FACES, GROUPS
 
 PERSON = "Barack Obama"
 PHOTO = FACES / "barack_obama" / "fr__obama.jpg"

@@ -1,4 +1,8 @@
-"""Shared fixtures: paths to the real material in ../shared/data and temporary stores."""
+"""Fixtures for every test layer, and the skip of tests whose real data or weights are absent.
+
+A fresh clone without ../shared (or without fetched weights) still runs what it can: tests marked
+`requires_data` are skipped with the reason, and the weights fixtures skip when the file is missing.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,16 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
-FACES = SHARED_DATA / "faces"
-GROUPS = FACES / "_groups"
-EMOTIONS = SHARED_DATA / "emotions"
-HAMILTON = SHARED_DATA / "videos" / "fr__short_hamilton_clip.mp4"
-
-if not FACES.is_dir():
-    raise pytest.UsageError(f"test data not found at {SHARED_DATA}: clone the project beside ../shared")
+from tests.data import DATA_MISSING, MODELS, have_data
 
 
-def photos(person: str) -> list[Path]:
-    """The photos of `person` in ../shared/data/faces, sorted."""
-    return sorted(p for p in (FACES / person).iterdir() if p.is_file())
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if have_data():
+        return
+    skip = pytest.mark.skip(reason=DATA_MISSING)
+    for item in items:
+        if item.get_closest_marker("requires_data"):
+            item.add_marker(skip)
 
 
 @pytest.fixture
@@ -32,3 +32,22 @@ def faces_path(tmp_path: Path) -> Path:
 def db_url(tmp_path: Path) -> str:
     """A SQLAlchemy URL of a fresh SQLite file."""
     return f"sqlite:///{tmp_path / 'emotions.db'}"
+
+
+@pytest.fixture(scope="session")
+def faceapi_path() -> Path:
+    """models/faceapi_expression.onnx (fetched by ./run.sh setup); the test is skipped without it."""
+    from emotion_core import weights
+
+    path = MODELS / weights.FACEAPI_FILE
+    if not path.is_file():
+        pytest.skip(f"needs {path}: `.venv/bin/python -m emotion_core models fetch faceapi` (./run.sh setup does)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def faceapi_model(faceapi_path: Path):
+    """The real faceapi emotion model from models/."""
+    from emotion_core.emotions import load_emotion_model
+
+    return load_emotion_model("faceapi", faceapi_path.parent)

@@ -14,7 +14,7 @@ from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 from emotion_core.config import Settings
 from emotion_core.overlay import draw_faces
 from emotion_core.stream import LiveStream
-from ui.compat import offer_loopback_candidates, prepare_context
+from ui.compat import offer_loopback_candidates, prepare_context, relay_newest_frames
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def make_frame_callback(stream: LiveStream) -> FrameCallback:
             stream.submit(bgr, now)
             if not faces:
                 return frame
-            draw_faces(bgr, faces)
+            draw_faces(bgr, faces, stream.analysed_stamp())
         except Exception:  # streamlit-webrtc ends the whole stream when the callback raises
             if failures % LOG_EVERY == 0:
                 logger.exception("frame handling failed (%d so far); frame passed through", failures + 1)
@@ -66,7 +66,8 @@ def _to_video_frame(bgr: np.ndarray) -> av.VideoFrame:
     height, width = bgr.shape[:2]
     if height % 2 or width % 2:
         return av.VideoFrame.from_ndarray(bgr, format="bgr24")
-    return av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+    yuv = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
+    return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
 
 def camera(settings: Settings, stream: LiveStream, *, returning: bool) -> WebRtcStreamerContext:
@@ -75,6 +76,7 @@ def camera(settings: Settings, stream: LiveStream, *, returning: bool) -> WebRtc
     `returning` is True when this browser session ran another page since the last run of this one.
     """
     offer_loopback_candidates()
+    relay_newest_frames()
     prepare_context(CAMERA_KEY, returning)
     return webrtc_streamer(
         key=CAMERA_KEY,

@@ -86,16 +86,17 @@ def running_scores(
 ) -> list[tuple[float, str, float]]:
     """Each person's confidence after each of their (time, person, emotion) observations, in time order."""
     counts: dict[str, dict[str, int]] = {}
-    points = []
+    points: list[tuple[float, str, float]] = []
     for timestamp, person, emotion in sorted(observations):
         person_counts = counts.setdefault(person, {})
         person_counts[emotion] = person_counts.get(emotion, 0) + 1
         score, _ = confidence(person_counts, weights)
-        points.append((timestamp, person, score))
+        if score is not None:  # always, after an observation; the type allows none
+            points.append((timestamp, person, score))
     return points
 
 
-def person_stats(observations: Iterable[tuple[str, str]], weights: Mapping[str, float]) -> list[PersonStats]:
+def stats_from_observations(observations: Iterable[tuple[str, str]], weights: Mapping[str, float]) -> list[PersonStats]:
     """Counts and confidence of each person from (person, emotion) observations, sorted by name."""
     counts: dict[str, dict[str, int]] = {}
     for person, emotion in observations:

@@ -24,9 +24,7 @@ from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
 from emotion_core.weights import model_status
 
-LIVE_KEY = "_ec_live"
-PAGE_KEY = "_ec_page"
-FLASH_KEY = "_ec_flash"
+from . import keys
 
 
 def settings() -> Settings:
@@ -51,9 +49,9 @@ def _load_registry(path: str, stamp: tuple[int, int] | None) -> Registry:
     return load_registry(path)
 
 
-def registry(config: Settings) -> Registry:
+def registry(settings: Settings) -> Registry:
     """The enrolled people, reloaded when `faces.pkl` changes; raises `RegistryError` if unreadable."""
-    return _load_registry(str(config.faces_path), _file_stamp(config.faces_path))
+    return _load_registry(str(settings.faces_path), _file_stamp(settings.faces_path))
 
 
 @dataclass(frozen=True)
@@ -79,10 +77,10 @@ def _load_model(choice: str, models_dir: str, stamp: tuple) -> ModelState:
         return ModelState(choice, None, str(exc))
 
 
-def emotion_model(config: Settings) -> ModelState:
+def emotion_model(settings: Settings) -> ModelState:
     """The configured emotion model, loaded once; retried when model files appear or change."""
-    stamp = tuple((s.name, s.available, s.size_bytes) for s in model_status(config.models_dir))
-    return _load_model(config.emotion_model, str(config.models_dir), stamp)
+    stamp = tuple((s.name, s.available, s.size_bytes) for s in model_status(settings.models_dir))
+    return _load_model(settings.emotion_model, str(settings.models_dir), stamp)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -90,9 +88,9 @@ def _open_log(url: str) -> EmotionLog:
     return EmotionLog(url)
 
 
-def emotion_log(config: Settings) -> EmotionLog:
+def emotion_log(settings: Settings) -> EmotionLog:
     """The process-wide emotion log; raises `StoreError` when the database cannot be used."""
-    return _open_log(config.db_url)
+    return _open_log(settings.db_url)
 
 
 @dataclass
@@ -105,16 +103,16 @@ class LiveParts:
     model: EmotionModel | None
 
 
-def live_parts(config: Settings, people: Registry, model: ModelState, log: EmotionLog | None) -> LiveParts:
+def live_parts(settings: Settings, people: Registry, model: ModelState, log: EmotionLog | None) -> LiveParts:
     """This browser session's live objects, created on first use and kept up to date."""
-    parts: LiveParts | None = st.session_state.get(LIVE_KEY)
+    parts: LiveParts | None = st.session_state.get(keys.LIVE_PARTS)
     if parts is None:
-        session = LiveSession(config, log, model_name=model.name, detector_name=default_detector(config).name)
-        parts = LiveParts(LiveStream(config, people, model.name, session), session, people, model.model)
+        session = LiveSession(settings, log, model_name=model.name, detector_name=default_detector(settings).name)
+        parts = LiveParts(LiveStream(settings, people, model.name, session), session, people, model.model)
         # When Streamlit drops the browser session (tab closed), the analysis process ends and a
         # running count is ended and saved.
         weakref.finalize(parts, _close_live, parts.stream, session)
-        st.session_state[LIVE_KEY] = parts
+        st.session_state[keys.LIVE_PARTS] = parts
     elif parts.model is not model.model:
         # A model fetched while the app runs: a new analysis process (tracks restart), same counts.
         parts.stream.set_model(model.name, people)
@@ -138,20 +136,20 @@ def start_analysis_server() -> None:
 
 def current_live_session() -> LiveSession | None:
     """This browser session's `LiveSession` if the live page has created one."""
-    parts: LiveParts | None = st.session_state.get(LIVE_KEY)
+    parts: LiveParts | None = st.session_state.get(keys.LIVE_PARTS)
     return parts.session if parts is not None else None
 
 
 def enter_page(name: str) -> str | None:
     """Record that page `name` is running in this browser session; return the previous page."""
-    previous = st.session_state.get(PAGE_KEY)
-    st.session_state[PAGE_KEY] = name
+    previous = st.session_state.get(keys.CURRENT_PAGE)
+    st.session_state[keys.CURRENT_PAGE] = name
     return previous
 
 
 def flash(kind: str, text: str) -> None:
     """Queue a message (kind: success, info, warning, error) for `show_flash` on the next run."""
-    st.session_state[FLASH_KEY] = (kind, text)
+    st.session_state[keys.FLASH] = (kind, text)
 
 
 def show_flash() -> None:
@@ -161,7 +159,7 @@ def show_flash() -> None:
     otherwise a message would shift them and the browser briefly shows the old and new widgets.
     """
     slot = st.empty()
-    message = st.session_state.pop(FLASH_KEY, None)
+    message = st.session_state.pop(keys.FLASH, None)
     if message is not None:
         kind, text = message
         getattr(slot, kind)(text)

@@ -1,6 +1,9 @@
-"""Widgets more than one page uses: page setup, privacy notice, deleting all emotion records."""
+"""Widgets more than one page uses: page setup, privacy notice, confirmation step, deleting all records."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Literal
 
 import streamlit as st
 from sqlalchemy.engine import make_url
@@ -10,10 +13,8 @@ from emotion_core.errors import EmotionCoreError
 from emotion_core.live import LiveSession
 from emotion_core.store import EmotionLog
 
+from . import keys
 from .resources import flash
-
-COUNT_KEY = "count_emotions"
-CONFIRM_DELETE_ALL_KEY = "_ec_confirm_delete_all"
 
 
 def page_setup(title: str, icon: str) -> None:
@@ -29,14 +30,14 @@ def safe_db_url(url: str) -> str:
         return url.split("://", 1)[0] + "://…"
 
 
-def privacy_notice(config: Settings) -> None:
+def privacy_notice(settings: Settings) -> None:
     """Where the data lives, how to delete it, and the legal limit on emotion recognition."""
     with st.expander("Privacy notice", icon=":material/shield:"):
         st.markdown(
             f"""
 **Your data stays on this machine.** Enrolled faces are stored as face encodings in
-`{config.faces_path}`; emotion records (sessions and per-second observations) in
-`{safe_db_url(config.db_url)}`. Camera video is analysed in memory and never stored or sent elsewhere.
+`{settings.faces_path}`; emotion records (sessions and per-second observations) in
+`{safe_db_url(settings.db_url)}`. Camera video is analysed in memory and never stored or sent elsewhere.
 
 **Deleting it.** Delete a person on the *Enroll* page (this also deletes their emotion records);
 delete one session or every record on the *History* page, or with **Delete all emotion records**
@@ -54,21 +55,68 @@ def store_error(exc: EmotionCoreError) -> None:
     st.error(f"The emotion database cannot be used: {exc}", icon=":material/database:")
 
 
-def _ask_delete_all() -> None:
-    st.session_state[CONFIRM_DELETE_ALL_KEY] = True
+def _set_pending(pending_key: str, subject: Hashable) -> None:
+    st.session_state[pending_key] = subject
 
 
-def _cancel_delete_all() -> None:
-    st.session_state[CONFIRM_DELETE_ALL_KEY] = False
+def _clear_pending(pending_key: str) -> None:
+    st.session_state.pop(pending_key, None)
+
+
+def _confirmed(pending_key: str, action: Callable[..., None], args: tuple) -> None:
+    st.session_state.pop(pending_key, None)
+    action(*args)
+
+
+def confirm_button(
+    label: str,
+    *,
+    key: str,
+    question: str,
+    confirm_label: str,
+    on_confirm: Callable[..., None],
+    args: tuple = (),
+    subject: Hashable = True,
+    icon: str | None = None,
+    disabled: bool = False,
+    width: Literal["content", "stretch"] = "content",
+) -> None:
+    """A button that acts only after a second click: `question` with `confirm_label` and Cancel.
+
+    The confirmation step belongs to `subject` (a person, a session id): it is shown while the
+    button, drawn with that same subject, was the last one clicked, and `on_confirm(*args)` runs
+    when `confirm_label` is clicked. Keys: `key`, and `keys.confirm_yes/cancel/pending(key)`.
+    """
+    pending_key = keys.confirm_pending(key)
+    st.button(
+        label,
+        key=key,
+        icon=icon,
+        disabled=disabled,
+        on_click=_set_pending,
+        args=(pending_key, subject),
+        width=width,
+    )
+    if disabled or st.session_state.get(pending_key) != subject:
+        return
+    st.warning(question)
+    yes, no = st.columns(2)
+    yes.button(
+        confirm_label,
+        key=keys.confirm_yes(key),
+        type="primary",
+        on_click=_confirmed,
+        args=(pending_key, on_confirm, args),
+    )
+    no.button("Cancel", key=keys.confirm_cancel(key), on_click=_clear_pending, args=(pending_key,))
 
 
 def _delete_all(log: EmotionLog, session: LiveSession | None) -> None:
-    st.session_state[CONFIRM_DELETE_ALL_KEY] = False
     if session is not None:
         # The running session's rows are deleted too: stop counting rather than write into nothing
         # (a no-op when counting is off).
         session.stop_counting()
-        st.session_state[COUNT_KEY] = False
+        st.session_state[keys.COUNT] = False
     try:
         log.delete_all()
     except EmotionCoreError as exc:
@@ -81,18 +129,14 @@ def _delete_all(log: EmotionLog, session: LiveSession | None) -> None:
 
 def delete_all_records(log: EmotionLog | None, session: LiveSession | None) -> None:
     """The **Delete all emotion records** button and its confirmation step."""
-    st.button(
+    confirm_button(
         "Delete all emotion records",
-        key="delete_all",
+        key=keys.DELETE_ALL,
+        question="Delete every recorded session and observation? This cannot be undone.",
+        confirm_label="Yes, delete everything",
+        on_confirm=_delete_all,
+        args=(log, session),
         icon=":material/delete_forever:",
         disabled=log is None,
-        on_click=_ask_delete_all,
         width="stretch",
     )
-    if st.session_state.get(CONFIRM_DELETE_ALL_KEY) and log is not None:
-        st.warning("Delete every recorded session and observation? This cannot be undone.")
-        yes, no = st.columns(2)
-        yes.button(
-            "Yes, delete everything", key="delete_all_yes", type="primary", on_click=_delete_all, args=(log, session)
-        )
-        no.button("Cancel", key="delete_all_cancel", on_click=_cancel_delete_all)

@@ -1,4 +1,5 @@
-"""The bench command: our live pipeline against the naive one on a video, or a long memory run."""
+"""The bench command (analysis only): our live pipeline against the naive one on a video, or a long
+memory run. No browser, WebRTC or Streamlit is involved; bench/e2e.py measures what the user sees."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from . import print_json, settings_from
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
     """Add the bench command to the parser."""
-    bench = commands.add_parser("bench", help="time our pipeline against the naive one on a video")
+    bench = commands.add_parser("bench", help="analysis only: time our pipeline against the naive one on a video")
     bench.add_argument("video", type=Path, metavar="VIDEO")
     # SUPPRESS: without this option here, the global --faces given before the command stays in effect.
     bench.add_argument("--faces", metavar="PATH", default=argparse.SUPPRESS, help="face registry file")
@@ -68,7 +69,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print_json(result.summary())
         return 0
     print(
-        f"{args.video}: {len(frames)} frames of {frames[0].bgr.shape[1]}x{frames[0].bgr.shape[0]}, "
+        f"analysis only (no browser, WebRTC or Streamlit) · {args.video}: "
+        f"{len(frames)} frames of {frames[0].bgr.shape[1]}x{frames[0].bgr.shape[0]}, "
         f"{len(registry.people())} people enrolled, emotion model {model.name if model else 'none'}"
     )
     runs = [

@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import StoreError
 from ..images import load_image
 from ..networks import DETECTORS
-from ..registry import load_registry, remove_person
+from ..registry import load_registry
 from ..tools.evaluation import evaluate_detection, evaluate_faces
 from . import print_json, settings_from
 
@@ -78,11 +79,13 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    remove_person(settings.faces_path, args.name)
-    from ..store import forget_person_records
+    from ..people import forget_person
 
-    print(f"forgot {args.name} and {forget_person_records(settings.db_url, args.name)} emotion record(s)")
+    settings = settings_from(args)
+    result = forget_person(settings.faces_path, settings.db_url, args.name)
+    if result.records_error is not None:
+        raise StoreError(result.records_error)
+    print(f"forgot {result.name} and {result.records} emotion record(s)")
     return 0
 
 

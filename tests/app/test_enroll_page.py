@@ -5,15 +5,14 @@ from __future__ import annotations
 import io
 
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import PERSON, PERSON_DIR, button, labels_of, record_session, texts
 from PIL import Image
 
 from emotion_core.registry import load_registry
 from emotion_core.store import EmotionLog
-from tests.conftest import GROUPS, photos
+from tests.app.apphelpers import PERSON, PERSON_DIR, button, labels_of, record_session, texts
+from tests.data import GROUPS, photos
 
-ENROLL = "pages/1_Enroll.py"
+ENROLL = "ui/pages/enroll.py"
 
 
 def upload(path) -> tuple[str, bytes, str]:
@@ -32,6 +31,7 @@ def people_table(at) -> dict[str, int]:
     return dict(zip(tables[0]["Person"], tables[0]["Encodings"])) if tables else {}
 
 
+@pytest.mark.requires_data
 def test_enroll_from_several_uploads(page, faces_path):
     at = page(ENROLL)
     assert [t.value for t in at.title] == ["Enroll"]
@@ -44,6 +44,7 @@ def test_enroll_from_several_uploads(page, faces_path):
     assert at.text_input[0].value == "", "the form starts empty after a success"
 
 
+@pytest.mark.requires_data
 def test_enroll_from_a_camera_snapshot(page, faces_path):
     at = page(ENROLL)
     at.text_input[0].set_value("Eileen Collins")
@@ -66,19 +67,21 @@ def no_face_jpeg() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.requires_data
 @pytest.mark.parametrize(
     "files, reason",
     [
-        ([("wall.jpg", no_face_jpeg(), "image/jpeg")], "no face found"),
-        ([upload(GROUPS / "fr__two_people.jpg")], "2 faces found"),
-        ([("broken.jpg", b"\xff\xd8\xff\xe0 this is not a JPEG", "image/jpeg")], "unreadable image"),
+        (lambda: [("wall.jpg", no_face_jpeg(), "image/jpeg")], "no face found"),
+        (lambda: [upload(GROUPS / "fr__two_people.jpg")], "2 faces found"),
+        (lambda: [("broken.jpg", b"\xff\xd8\xff\xe0 this is not a JPEG", "image/jpeg")], "unreadable image"),
         # One bad file among good ones refuses the whole enrollment.
-        ([upload(photos(PERSON_DIR)[0]), upload(GROUPS / "fr__two_people.jpg")], "2 faces found"),
+        (lambda: [upload(photos(PERSON_DIR)[0]), upload(GROUPS / "fr__two_people.jpg")], "2 faces found"),
     ],
     ids=["no-face", "two-faces", "unreadable", "one-bad-of-two"],
 )
 def test_refused_enrollment_stores_nothing(page, faces_path, files, reason):
-    at = submit(page(ENROLL), PERSON, files)
+    """`files` makes the uploads when the test runs (the photos may be absent at collection)."""
+    at = submit(page(ENROLL), PERSON, files())
     assert not at.exception
     [error] = at.error
     assert "Nothing was stored." in error.value and reason in error.value
@@ -86,6 +89,7 @@ def test_refused_enrollment_stores_nothing(page, faces_path, files, reason):
     assert at.success == [] and people_table(at) == {}
 
 
+@pytest.mark.requires_data
 def test_empty_name_and_no_images_are_refused(page, faces_path):
     at = submit(page(ENROLL), "   ", [upload(photos(PERSON_DIR)[0])])
     assert "name is empty" in at.error[0].value
@@ -96,6 +100,7 @@ def test_empty_name_and_no_images_are_refused(page, faces_path):
     assert not faces_path.exists()
 
 
+@pytest.mark.requires_data
 def test_duplicate_face_is_refused_unless_forced(page, faces_path):
     first, second = photos(PERSON_DIR)[:2]
     at = submit(page(ENROLL), PERSON, [upload(first)])
@@ -108,6 +113,7 @@ def test_duplicate_face_is_refused_unless_forced(page, faces_path):
     assert load_registry(faces_path).people() == {PERSON: 1, "Someone Else": 1}
 
 
+@pytest.mark.requires_data
 def test_delete_person_needs_confirmation_and_deletes_their_records(page, enrolled, faces_path, db_url):
     record_session(db_url, [(PERSON, "Happy"), ("Joe Biden", "Sad"), (PERSON, "Neutral")], start=1_700_000_000)
     at = page(ENROLL)

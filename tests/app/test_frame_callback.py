@@ -12,8 +12,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import PERSON, frame_from_photo, video_frame
 
 from emotion_core.config import load_settings
 from emotion_core.labels import LABELS, UNKNOWN
@@ -21,7 +19,8 @@ from emotion_core.live import LiveSession
 from emotion_core.recognition import enroll
 from emotion_core.registry import load_registry
 from emotion_core.stream import LiveStream
-from tests.conftest import GROUPS, PROJECT_ROOT, photos
+from tests.app.apphelpers import PERSON, frame_from_photo, video_frame
+from tests.data import GROUPS, PROJECT_ROOT, photos
 from ui.camera import make_frame_callback
 
 
@@ -55,6 +54,7 @@ def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return np.any(reference.to_ndarray(format="bgr24") != after, axis=2)
 
 
+@pytest.mark.requires_data
 def test_overlay_is_drawn_on_the_face_and_the_person_is_counted(live, enrolled):
     bgr = frame_from_photo(enrolled)
     out = stream_until(live, bgr, lambda out: live.session.snapshot().people and live.overlay(time.time()), pts=3000)
@@ -79,6 +79,7 @@ def test_overlay_is_drawn_on_the_face_and_the_person_is_counted(live, enrolled):
     assert columns.min() >= left - margin
 
 
+@pytest.mark.requires_data
 def test_two_people_are_each_boxed_and_counted(enrolled, faces_path, faceapi_model):
     enroll(faces_path, "Joe Biden", photos("joe_biden")[:1], tolerance=0.55)
     settings = load_settings(environ={}, faces_path=faces_path)
@@ -101,6 +102,7 @@ def test_two_people_are_each_boxed_and_counted(enrolled, faces_path, faceapi_mod
     assert sorted(p.name for p in snapshot.people) == ["Barack Obama", "Joe Biden"]
 
 
+@pytest.mark.requires_data
 def test_frame_without_faces_passes_through_uncounted(live):
     bgr = np.full((480, 640, 3), 128, np.uint8)
     out = stream_until(live, bgr, lambda out: live.session.snapshot().frames >= 3)
@@ -109,12 +111,14 @@ def test_frame_without_faces_passes_through_uncounted(live):
     assert snapshot.faces == () and snapshot.people == ()
 
 
+@pytest.mark.requires_data
 def test_unknown_face_is_labelled_unknown(live):
     bgr = frame_from_photo(photos("kit_harington")[0])
     stream_until(live, bgr, lambda out: live.session.snapshot().faces)
     assert [face.name for face in live.session.snapshot().faces] == [UNKNOWN]
 
 
+@pytest.mark.requires_data
 def test_a_frame_the_analyzer_refuses_does_not_end_the_stream(live):
     tiny = np.zeros((16, 16, 3), np.uint8)  # below the smallest frame the analyzer accepts
     frame = video_frame(tiny)

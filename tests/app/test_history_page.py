@@ -6,14 +6,15 @@ import csv
 import io
 
 import pytest
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import button, labels_of, record_session, texts
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
+from emotion_core.config import load_settings
 from emotion_core.labels import LABELS
-from emotion_core.store import EmotionLog
+from emotion_core.live import LiveSession
+from emotion_core.store import EmotionLog, Observation
+from tests.app.apphelpers import button, face, labels_of, record_session, texts
 
-HISTORY = "pages/2_History.py"
+HISTORY = "ui/pages/history.py"
 FIRST = [("Alice", "Happy"), ("Bob", "Sad"), ("Alice", "Neutral"), ("Alice", "Angry")]
 SECOND = [("Carol", "Surprise"), ("Carol", "Happy")]
 
@@ -80,6 +81,41 @@ def test_selecting_a_session_shows_its_counts_and_csv(page, two_sessions, downlo
     assert mimetype.startswith("text/csv") and filename == f"emotion-session-{first}.csv"
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     assert [(row["person"], row["emotion"]) for row in rows] == FIRST
+
+
+def test_a_session_is_scored_with_its_own_weights(page, app_env, db_url, monkeypatch):
+    """The detail view scores with the weights the session was counted with, like its final scores,
+    whatever today's weights are."""
+    log = EmotionLog(db_url)
+    settings = load_settings(environ={}, db_url=db_url, weights={"Happy": -2.0, "Sad": 2.0})
+    session = LiveSession(settings, log, model_name="faceapi")
+    session.start_counting(now=1_700_000_000)
+    for index, (name, emotion) in enumerate(FIRST):
+        session.observe([face(index, name, emotion)], 1_700_000_000 + index)
+    session.stop_counting(now=1_700_000_000 + len(FIRST))
+    assert log.flush()
+    log.close()
+    monkeypatch.setenv("EMOTION_WEIGHTS", '{"Angry": 2}')
+
+    at = page(HISTORY)
+    assert not at.exception
+    assert at.dataframe[0].value["Final confidence"][0] == "Alice 33, Bob 100, Overall 50"
+    scores = at.dataframe[1].value["Score"]
+    assert scores.round().to_dict() == {"Alice": 33, "Bob": 100}
+
+
+def test_a_session_without_stored_weights_is_scored_with_the_defaults(page, app_env, db_url, monkeypatch):
+    log = EmotionLog(db_url)
+    session_id = log.start_session(1_700_000_000, "faceapi", {})
+    rows = [Observation(1_700_000_000 + i, name, emotion, 0.8) for i, (name, emotion) in enumerate(FIRST)]
+    log.add_observations(session_id, rows)
+    assert log.flush()
+    log.close()
+    monkeypatch.setenv("EMOTION_WEIGHTS", '{"Angry": 2}')
+
+    at = page(HISTORY)
+    assert not at.exception
+    assert at.dataframe[1].value["Score"].round().to_dict() == {"Alice": 67, "Bob": 25}
 
 
 def test_delete_one_session_with_confirmation(page, two_sessions, db_url):

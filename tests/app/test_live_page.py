@@ -1,19 +1,19 @@
-"""The live page (app.py) under AppTest: sidebar controls, counting, final scores, deletion, error panels."""
+"""The live page (ui/pages/live.py, app.py's default page) under AppTest: sidebar controls,
+counting, final scores, deletion, error panels."""
 
 from __future__ import annotations
 
+import gc
 import time
 
-import gc
-
+import pytest
 import streamlit_webrtc.component
-from appfixtures import app_env, enrolled, faceapi_model, page  # noqa: F401  (pytest fixtures)
-from apphelpers import PERSON, button, frame_from_photo, labels_of, texts, video_frame
 from streamlit_webrtc.component import WebRtcStreamerState
 
 from emotion_core.config import DEFAULT_WEIGHTS, load_settings
 from emotion_core.labels import LABELS
-from ui import resources
+from tests.app.apphelpers import PERSON, button, frame_from_photo, labels_of, texts, video_frame
+from ui import keys, resources
 from ui.camera import CAMERA_KEY, make_frame_callback
 
 APP = "app.py"
@@ -29,7 +29,7 @@ def app_log():
 def count_frames(at, photo, timeout_s: float = 60.0) -> None:
     """Feed real frames through the camera's frame callback, as streamlit-webrtc would, until
     the analysis process has counted the person in them at least once."""
-    parts = at.session_state[resources.LIVE_KEY]
+    parts = at.session_state[keys.LIVE_PARTS]
     callback = make_frame_callback(parts.stream)
     bgr = frame_from_photo(photo)
     deadline = time.monotonic() + timeout_s
@@ -62,11 +62,12 @@ def test_renders_controls_and_hints_without_errors(page):
     assert "Article 5(1)(f)" in texts(at)
 
 
+@pytest.mark.requires_data
 def test_counting_records_a_session_and_shows_final_confidence(page, enrolled, faceapi_model):
     at = page(APP)
     assert "Nobody is enrolled" not in texts(at)
     at.toggle(key="count_emotions").set_value(True).run()
-    assert at.session_state[resources.LIVE_KEY].session.snapshot().counting
+    assert at.session_state[keys.LIVE_PARTS].session.snapshot().counting
     count_frames(at, enrolled)
     at.run()
     table = at.dataframe[0].value
@@ -85,6 +86,7 @@ def test_counting_records_a_session_and_shows_final_confidence(page, enrolled, f
     assert sessions[0].final["people"][PERSON]["total"] == table.loc[PERSON, "Total"]
 
 
+@pytest.mark.requires_data
 def test_sidebar_weights_drive_the_score(page, enrolled, faceapi_model):
     at = page(APP)
     for label in LABELS:
@@ -125,7 +127,7 @@ def test_delete_all_while_counting_stops_counting(page):
     button(at, "Delete all emotion records").click().run()
     button(at, "Yes, delete everything").click().run()
     assert at.toggle(key="count_emotions").value is False
-    assert not at.session_state[resources.LIVE_KEY].session.snapshot().counting
+    assert not at.session_state[keys.LIVE_PARTS].session.snapshot().counting
     assert app_log().sessions() == []
 
 
@@ -155,11 +157,14 @@ def test_unusable_database_is_an_error_panel(page, monkeypatch):
     assert button(at, "Delete all emotion records").disabled
 
 
-def test_bad_setting_is_an_error_panel(page, monkeypatch):
-    monkeypatch.setenv("EMOTION_TOLERANCE", "5")
+@pytest.mark.parametrize(
+    "variable, value, setting", [("EMOTION_TOLERANCE", "5", "tolerance"), ("EMOTION_REFRESH_S", "0", "refresh_s")]
+)
+def test_bad_setting_is_an_error_panel(page, monkeypatch, variable, value, setting):
+    monkeypatch.setenv(variable, value)
     at = page(APP)
     assert not at.exception
-    assert any("Configuration error" in e.value and "tolerance" in e.value for e in at.error)
+    assert any("Configuration error" in e.value and setting in e.value for e in at.error)
 
 
 def _stale_session_info(count: int):
@@ -184,8 +189,8 @@ def test_returning_from_another_page_resets_the_camera(page):
     at.session_state[CAMERA_KEY]._set_state(WebRtcStreamerState(playing=True, signalling=False))
     at.run()
     assert at.session_state[CAMERA_KEY].state.playing
-    at.switch_page("pages/1_Enroll.py").run()
-    at.switch_page("app.py").run()
+    at.switch_page("ui/pages/enroll.py").run()
+    at.switch_page("ui/pages/live.py").run()
     assert not at.exception
     # The frontend remounted with a fresh START button: the old stream state must be gone.
     assert not at.session_state[CAMERA_KEY].state.playing

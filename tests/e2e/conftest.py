@@ -9,33 +9,36 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from e2e_page import AppPage
 from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 
 from emotion_core.images import load_image
 from emotion_core.recognition import enroll
-from tests.conftest import FACES, GROUPS, PROJECT_ROOT, photos
+from tests.data import DATA_MISSING, FACES, GROUPS, PROJECT_ROOT, have_data, photos
+from tests.e2e.e2e_page import AppPage
+from tests.e2e.harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    AppServer,
+    launch_chromium,
+    letterbox,
+    only_loopback,
+    start_server,
+    stop_server,
+    write_y4m,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 # A webcam-like 10 fps (the app processes 1-3 fps of it on 2 cores); 2 fps where two streams run at
 # once or the camera restarts often, so that the server's WebRTC event loop keeps some CPU.
-WIDTH, HEIGHT, FPS, LOW_FPS = 640, 480, 10, 2
+FPS, LOW_FPS = 10, 2
 VIEWPORT = {"width": 1400, "height": 1000}
-SERVER_START_TIMEOUT_S = 90
 
 # Photos used to enroll; the camera is shown other photos of the same people.
 ENROLLMENT = {
@@ -45,22 +48,6 @@ ENROLLMENT = {
 ASTRONAUT = "Eileen Collins"
 ASTRONAUT_PHOTO = FACES / "eileen_collins" / "skimage__astronaut.png"
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-]
-
-
-def _only_loopback() -> bool:
-    return [name for _, name in socket.if_nameindex()] == ["lo"]
-
 
 def pytest_configure(config: pytest.Config) -> None:
     expect.set_options(timeout=30_000)  # the page updates a few times a second; CI machines are slow
@@ -68,8 +55,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
-    if os.environ.get("EMOTION_E2E") != "1" or not _only_loopback():
+    if os.environ.get("EMOTION_E2E") != "1" or not only_loopback():
         reason = "browser tests run only through tests/e2e/run (a loopback-only network namespace)"
+    elif not have_data():
+        reason = DATA_MISSING
     elif not CHROMIUM.is_file():
         reason = f"{CHROMIUM} is missing: install Debian's chromium (./run.sh test does)"
     else:
@@ -82,30 +71,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # ---------------------------------------------------------------- fake camera videos
-
-
-def letterbox(rgb: np.ndarray, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
-    """`rgb` scaled to fit width x height, centred on black."""
-    scale = min(width / rgb.shape[1], height / rgb.shape[0])
-    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    frame = np.zeros((height, width, 3), np.uint8)
-    top, left = (height - size[1]) // 2, (width - size[0]) // 2
-    frame[top : top + size[1], left : left + size[0]] = small
-    return frame
-
-
-def write_y4m(path: Path, scenes: Sequence[tuple[np.ndarray, int]], fps: int = FPS) -> Path:
-    """Write a 4:2:0 Y4M video of `scenes`, each an (RGB frame, number of frames) pair."""
-    height, width = scenes[0][0].shape[:2]
-    with open(path, "wb") as out:
-        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for rgb, count in scenes:
-            planes = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes()
-            for _ in range(count):
-                out.write(b"FRAME\n")
-                out.write(planes)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -123,93 +88,13 @@ def videos(tmp_path_factory: pytest.TempPathFactory, two_people_frame: np.ndarra
     obama = [p for p in photos("barack_obama") if p not in enrolled]
     assert obama, "every photo of Barack Obama is used for enrollment"
     return {
-        "two_people": write_y4m(folder / "two_people.y4m", [(two_people_frame, FPS)]),
+        "two_people": write_y4m(folder / "two_people.y4m", [(two_people_frame, FPS)], FPS),
         "obama": write_y4m(folder / "obama.y4m", [(letterbox(load_image(p)), 2 * LOW_FPS) for p in obama], fps=LOW_FPS),
-        "astronaut": write_y4m(folder / "astronaut.y4m", [(letterbox(load_image(ASTRONAUT_PHOTO)), FPS)]),
+        "astronaut": write_y4m(folder / "astronaut.y4m", [(letterbox(load_image(ASTRONAUT_PHOTO)), FPS)], FPS),
     }
 
 
 # ---------------------------------------------------------------- the app server
-
-
-@dataclass
-class AppServer:
-    """A running `streamlit run app.py` with its own registry and database."""
-
-    url: str
-    faces_path: Path
-    db_path: Path
-    log_path: Path
-    process: subprocess.Popen = field(repr=False)
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def start_server(folder: Path) -> AppServer:
-    """Start the app on a free 127.0.0.1 port with the registry and database in `folder`."""
-    port = _free_port()
-    faces_path, db_path, log_path = folder / "faces.pkl", folder / "emotions.db", folder / "streamlit.log"
-    env = {
-        **os.environ,
-        "EMOTION_FACES": str(faces_path),
-        "EMOTION_DB_URL": f"sqlite:///{db_path}",
-        "EMOTION_MODEL": os.environ.get("EMOTION_MODEL", "faceapi"),
-    }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = AppServer(f"http://127.0.0.1:{port}", faces_path, db_path, log_path, process)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not _healthy(server.url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_server(server, "failed-start")
-            pytest.fail(f"streamlit did not become healthy:\n{server.log_text()[-3000:]}")
-        time.sleep(0.25)
-    return server
-
-
-def stop_server(server: AppServer, name: str) -> None:
-    """Stop the server process (only it) and keep its log in test-artifacts/."""
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=15)
-    ARTIFACTS.mkdir(exist_ok=True)
-    shutil.copyfile(server.log_path, ARTIFACTS / f"streamlit-{name}.log")
 
 
 @pytest.fixture(scope="session")
@@ -287,11 +172,7 @@ class Browsers:
     def new_context(self, video: str) -> BrowserContext:
         """A fresh browser session (own cookies, so its own Streamlit session) seeing `video`."""
         if video not in self.browsers:
-            self.browsers[video] = self.driver.chromium.launch(
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={self.videos[video]}"],
-            )
+            self.browsers[video] = launch_chromium(self.driver, self.videos[video])
         context = self.browsers[video].new_context(viewport=VIEWPORT)
         lines = self.console[context] = []
         context.on(

@@ -1,9 +1,9 @@
 """Scenario 1: enroll Barack Obama and Joe Biden by uploading their photos on the Enroll page."""
 
-from e2e_page import read_table, wait_until
 from playwright.sync_api import expect
 
 from emotion_core.registry import load_registry
+from tests.e2e.e2e_page import read_table, wait_until
 
 
 def test_enroll_two_people_by_upload(server, open_app, enrollment):

@@ -14,12 +14,21 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 import pytest
-from e2e_page import AppPage, LiveFigures, db_counts, db_sessions, nonzero, read_table, table_counts, wait_until
 from playwright.sync_api import expect
 
-from emotion_core.analyzer import name_colour
+from emotion_core.overlay import name_colour
 from emotion_core.recognition import Matcher, identify
 from emotion_core.registry import load_registry
+from tests.e2e.e2e_page import (
+    AppPage,
+    LiveFigures,
+    db_counts,
+    db_sessions,
+    nonzero,
+    read_table,
+    table_counts,
+    wait_until,
+)
 
 PEOPLE = ("Barack Obama", "Joe Biden")
 LABEL_BAND = 40  # pixels above a face box searched for its label
@@ -92,7 +101,7 @@ def label_colour_share(frame: np.ndarray, box: tuple[int, int, int, int], colour
 
     The band is generous: the app detects on a downscaled frame, so its box is a little off ours.
     """
-    top, right, bottom, left = box
+    top, right, _bottom, left = box
     band = frame[max(0, top - LABEL_BAND) : top + LABEL_BAND // 2, left:right].astype(int)
     return float((np.abs(band - colour).max(axis=2) < COLOUR_TOLERANCE).mean())
 

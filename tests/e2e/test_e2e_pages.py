@@ -1,7 +1,8 @@
 """The real server serves every page to Chromium without an error."""
 
-from e2e_page import START
 from playwright.sync_api import expect
+
+from tests.e2e.e2e_page import START
 
 
 def test_every_page_renders(server, open_app):

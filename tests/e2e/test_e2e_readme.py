@@ -5,8 +5,9 @@ Only the astronaut photo (Eileen Collins, enrolled through the command line) may
 
 import re
 
-from e2e_page import read_table, wait_until
 from playwright.sync_api import expect
+
+from tests.e2e.e2e_page import read_table, wait_until
 
 OBSERVATIONS = 16  # enough for the charts to show a few points
 

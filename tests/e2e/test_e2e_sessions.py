@@ -5,8 +5,9 @@ Both cameras show Barack Obama's photos that he was not enrolled from.
 
 import re
 
-from e2e_page import AppPage, LiveFigures, db_counts, nonzero, wait_until
 from playwright.sync_api import expect
+
+from tests.e2e.e2e_page import AppPage, LiveFigures, db_counts, nonzero, wait_until
 
 OBAMA = "Barack Obama"
 
@@ -50,7 +51,7 @@ def test_two_browser_sessions_count_independently(enrolled, open_app):
     for session_id, frozen in ((first_id, first_frozen), (second_id, second_frozen)):
         expected = nonzero(frozen.counts())
         wait_until(
-            lambda: db_counts(enrolled.db_path, session_id),
-            lambda counts: counts == expected,
+            lambda session_id=session_id: db_counts(enrolled.db_path, session_id),
+            lambda counts, expected=expected: counts == expected,
             f"session {session_id} in the database to hold {expected}",
         )

@@ -4,7 +4,7 @@ Guards against streamlit-webrtc 0.79's START race (see ../shared/README.md), whi
 server's worker right after the connection is made.
 """
 
-from e2e_page import wait_until
+from tests.e2e.e2e_page import wait_until
 
 ROUNDS = 10
 FRAMES_PER_START = 5
@@ -19,7 +19,7 @@ def test_every_start_delivers_frames(enrolled, open_app):
         # Frames come back from the server too: the returned (annotated) video plays.
         video = app.camera.locator("video")
         wait_until(
-            lambda: video.evaluate("v => [v.videoWidth, v.currentTime]"),
+            lambda video=video: video.evaluate("v => [v.videoWidth, v.currentTime]"),
             lambda seen: min(seen) > 0,
             f"the returned video to play (START {round_})",
         )

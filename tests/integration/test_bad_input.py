@@ -8,11 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from badimages import PERSON, Case, make_cases
-from conftest import photos
-from test_cli_faces import assert_bad_input, cli
 
 from emotion_core.registry import remove_person
+from tests.badimages import PERSON, Case, make_cases
+from tests.data import photos
+from tests.integration.helpers import assert_bad_input, cli
+
+pytestmark = pytest.mark.requires_data
 
 
 @pytest.fixture(scope="module")

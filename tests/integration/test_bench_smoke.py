@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import HAMILTON, PROJECT_ROOT, photos
+
+from tests.data import HAMILTON, photos
+from tests.integration.helpers import cli
+
+pytestmark = pytest.mark.requires_data
 
 MIRANDA = "Lin-Manuel Miranda"
 KEYS = {
@@ -22,18 +23,6 @@ KEYS = {
     "identity_accuracy",
     "baseline_identity_accuracy",
 }
-
-
-def cli(*args: object) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_")}
-    return subprocess.run(
-        [sys.executable, "-m", "emotion_core", *map(str, args)],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

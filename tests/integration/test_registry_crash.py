@@ -16,13 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FACES, PROJECT_ROOT, photos
-from test_cli_faces import assert_bad_input, cli
 
 from emotion_core.config import Settings
 from emotion_core.images import load_image
 from emotion_core.recognition import detect_faces, encode_faces
 from emotion_core.registry import Registry, load_registry, save_registry
+from tests.data import FACES, PROJECT_ROOT, photos
+from tests.integration.helpers import assert_bad_input, cli
+
+pytestmark = pytest.mark.requires_data
 
 JOHNS = ["john_salley", "john_savage", "john_schneider", "john_shimkus", "john_simm"]
 
@@ -131,7 +133,7 @@ def test_concurrent_real_enrollments_keep_every_person(tmp_path):
     groups = [[FACES / p for p in JOHNS[:3]], [FACES / p for p in JOHNS[3:]] + [FACES / "kit_harington"]]
     workers = [child(REAL_ENROLLER, path, tolerance, *group) for group in groups]
     assert [worker.wait(600) for worker in workers] == [0, 0]
-    expected = {p.replace("_", " ").title(): 2 for p in JOHNS + ["kit_harington"]}
+    expected = {p.replace("_", " ").title(): 2 for p in [*JOHNS, "kit_harington"]}
     assert load_registry(path).people() == expected
 
 

@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FACES, GROUPS, PROJECT_ROOT, photos
-from test_cli_faces import cli
 
-from tests.servers import streamlit_server
+from tests.data import FACES, GROUPS, PROJECT_ROOT, photos
+from tests.integration.helpers import cli
+from tests.servers import app_server, clean_env
 
 SECURITY_OPTIONS = (
     "server.enableXsrfProtection",
@@ -30,13 +27,6 @@ SECURITY_OPTIONS = (
     "browser.gatherUsageStats",
     "server.allowedHosts",
 )
-
-
-def _clean_env(tmp_path: Path, **extra: str) -> dict:
-    """No STREAMLIT_* overrides and an empty home, so only the project's config file counts."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMLIT_", "EMOTION_"))}
-    env.update(HOME=str(tmp_path), **extra)
-    return env
 
 
 def test_effective_streamlit_config_keeps_xsrf_on_and_binds_to_localhost(tmp_path):
@@ -50,7 +40,7 @@ def test_effective_streamlit_config_keeps_xsrf_on_and_binds_to_localhost(tmp_pat
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=PROJECT_ROOT,
-        env=_clean_env(tmp_path),
+        env=clean_env(tmp_path),
         capture_output=True,
         text=True,
         check=True,
@@ -61,17 +51,6 @@ def test_effective_streamlit_config_keeps_xsrf_on_and_binds_to_localhost(tmp_pat
     assert effective["server.enableCORS"][0] is True
     assert effective["server.address"] == ["127.0.0.1", project_file]  # read from the project's file
     assert effective["browser.gatherUsageStats"][0] is False
-
-
-@contextmanager
-def app_server(tmp_path: Path, *options: str) -> Iterator[tuple[subprocess.Popen, int, str]]:
-    """`streamlit run app.py` with only the project's config (no address on the command line) plus
-    `options`, a temporary registry and database; yields (process, port, base URL) once healthy."""
-    env = _clean_env(
-        tmp_path, EMOTION_FACES=str(tmp_path / "faces.pkl"), EMOTION_DB_URL=f"sqlite:///{tmp_path / 'emotions.db'}"
-    )
-    with streamlit_server(env, tmp_path / "streamlit.log", *options) as running:
-        yield running
 
 
 @pytest.fixture
@@ -161,6 +140,7 @@ def test_the_secret_scan_finds_what_it_looks_for():
     assert not FORBIDDEN_NAMES.search("emotion_core/store.py")
 
 
+@pytest.mark.requires_data
 def test_tracked_images_show_nobody_but_the_astronaut():
     """Screenshots may show only the astronaut photo: no tracked image holds a face of anyone else
     in ../shared/data/faces (nor is a copy of one of their photos)."""
@@ -207,6 +187,7 @@ def test_ignored_paths_cover_runtime_data():
 # ---- names of people appear in logs at DEBUG level only ------------------------------------------------
 
 
+@pytest.mark.requires_data
 def test_recognition_logs_names_at_debug_only(tmp_path, caplog):
     from emotion_core.config import Settings
     from emotion_core.images import load_image
@@ -224,6 +205,7 @@ def test_recognition_logs_names_at_debug_only(tmp_path, caplog):
     assert [r for r in caplog.records if r.levelno >= logging.INFO]  # the same paths log without names
 
 
+@pytest.mark.requires_data
 def test_cli_stderr_names_people_only_with_verbose(tmp_path):
     path = tmp_path / "faces.pkl"
     quiet = cli("enroll", "Zoë Ångström", photos("rose_leslie")[0], faces=path)

@@ -14,8 +14,8 @@ import urllib.request
 
 import psutil
 import pytest
-from test_security_settings import app_server
-from test_streamlit_server import run_page
+
+from tests.servers import app_server, run_page
 
 pytestmark = pytest.mark.soak
 

@@ -18,19 +18,19 @@ from collections.abc import Iterator
 
 import psutil
 import pytest
-from conftest import HAMILTON, photos
 
 from emotion_core.analyzer import FrameAnalyzer
-from emotion_core.overlay import draw_faces
 from emotion_core.config import load_settings
 from emotion_core.emotions import load_emotion_model
 from emotion_core.live import LiveSession
+from emotion_core.overlay import draw_faces
 from emotion_core.recognition import enroll
 from emotion_core.registry import load_registry
 from emotion_core.store import EmotionLog
 from emotion_core.video import VideoFrame, read_frames
+from tests.data import HAMILTON, photos
 
-pytestmark = pytest.mark.soak
+pytestmark = [pytest.mark.soak, pytest.mark.requires_data]
 
 SOAK_SECONDS = float(os.environ.get("EMOTION_SOAK_SECONDS", "60"))
 WARM_UP_S = min(20.0, SOAK_SECONDS / 4)

@@ -14,15 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-from websockets.sync.client import connect
 
 from tests.app.apphelpers import record_session
-from tests.conftest import photos
-from tests.servers import streamlit_server
+from tests.data import photos
+from tests.servers import run_page, streamlit_server
 
-RUN_TIMEOUT_S = 180
+pytestmark = pytest.mark.requires_data
+
 PAGES = {"": "Live emotion recognition", "Enroll": "Enroll", "History": "History"}
 
 
@@ -42,25 +41,6 @@ def server(tmp_path: Path, faces_path: Path, db_url: str) -> Iterator[tuple[str,
     log_path = tmp_path / "streamlit.log"
     with streamlit_server(env, log_path, "--server.address", "127.0.0.1", "--server.headless", "true") as (_, _, base):
         yield base, log_path
-
-
-def run_page(base: str, page_name: str) -> list[ForwardMsg]:
-    """Run one page in a fresh browser session over the WebSocket; return the messages until it finished."""
-    rerun = BackMsg()
-    rerun.rerun_script.page_name = page_name
-    rerun.rerun_script.query_string = ""
-    messages: list[ForwardMsg] = []
-    url = base.replace("http://", "ws://") + "/_stcore/stream"
-    with connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=30) as ws:
-        ws.send(rerun.SerializeToString())
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            message = ForwardMsg()
-            message.ParseFromString(ws.recv(timeout=RUN_TIMEOUT_S))
-            messages.append(message)
-            if message.WhichOneof("type") == "script_finished":
-                return messages
-    raise AssertionError(f"page {page_name!r} did not finish")
 
 
 def elements(messages: list[ForwardMsg], kind: str) -> list:

@@ -25,7 +25,9 @@ from emotion_core.recognition import enroll
 from emotion_core.registry import load_registry
 from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
-from tests.conftest import PROJECT_ROOT, photos
+from tests.data import PROJECT_ROOT, photos
+
+pytestmark = pytest.mark.requires_data
 
 PERSON = "Barack Obama"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -125,7 +126,7 @@ def test_edges_of_each_range_are_accepted():
 
 def test_settings_are_immutable():
     settings = Settings()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         settings.tolerance = 0.9  # type: ignore[misc]
     with pytest.raises(TypeError):
         settings.weights["Happy"] = 0.0  # type: ignore[index]

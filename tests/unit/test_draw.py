@@ -3,8 +3,8 @@
 import numpy as np
 
 from emotion_core.analyzer import AnalyzedFace
-from emotion_core.overlay import UNKNOWN_COLOUR, draw_faces, name_colour
 from emotion_core.labels import LABELS, UNKNOWN
+from emotion_core.overlay import UNKNOWN_COLOUR, draw_faces, name_colour
 
 
 def test_boxes_labels_and_colours():

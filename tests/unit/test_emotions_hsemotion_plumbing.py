@@ -122,7 +122,7 @@ def test_all_faces_of_a_frame_in_one_inference_call(models_dir, frame):
 
 
 def test_no_boxes_and_boxes_outside_the_frame(models_dir, frame):
-    rgb, boxes, colours = frame
+    rgb, _boxes, colours = frame
     model = load_emotion_model("hsemotion", models_dir)
     empty = model.predict(rgb, [])
     assert empty.shape == (0, len(LABELS)) and empty.dtype == np.float32

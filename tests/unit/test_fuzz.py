@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 
 import numpy as np
 import pytest
-from conftest import FACES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -16,21 +16,24 @@ from PIL import Image
 
 from emotion_core.errors import EmotionCoreError, ImageError
 from emotion_core.images import load_image, validate_frame
+from tests.data import FACES
 
 PHOTO = FACES / "barack_obama" / "fr__obama.jpg"
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _encoded(fmt: str, **options) -> bytes:
+@functools.cache
+def _encoded(fmt: str) -> bytes:
+    """The real photo, small, in `fmt` (made on first use: the data may be absent at collection)."""
     image = Image.open(PHOTO).convert("RGB").resize((72, 90))
     if fmt == "GIF":
         image = image.convert("P")
     buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
+    image.save(buffer, fmt)
     return buffer.getvalue()
 
 
-SEEDS = {fmt: _encoded(fmt) for fmt in ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")}
+SEED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
 MAGIC = [
     b"\x89PNG\r\n\x1a\n",
     b"\xff\xd8\xff\xe0",
@@ -65,11 +68,12 @@ def test_random_bytes_after_a_real_magic_number(magic, tail):
     _loads_or_refuses(magic + tail)
 
 
+@pytest.mark.requires_data
 @FUZZ
-@given(st.sampled_from(sorted(SEEDS)), st.data())
+@given(st.sampled_from(SEED_FORMATS), st.data())
 def test_mutated_real_images(fmt, data):
     """Real files with bytes overwritten, removed or inserted, or cut short: the decoders' hard cases."""
-    raw = bytearray(SEEDS[fmt])
+    raw = bytearray(_encoded(fmt))
     for _ in range(data.draw(st.integers(1, 8), label="mutations")):
         position = data.draw(st.integers(0, len(raw) - 1), label="position")
         action = data.draw(st.sampled_from(["set", "delete", "insert", "truncate"]), label="action")
@@ -86,9 +90,10 @@ def test_mutated_real_images(fmt, data):
     _loads_or_refuses(bytes(raw))
 
 
+@pytest.mark.requires_data
 def test_the_seed_images_themselves_load():
-    for fmt, raw in SEEDS.items():
-        assert load_image(raw).shape == (90, 72, 3), fmt
+    for fmt in SEED_FORMATS:
+        assert load_image(_encoded(fmt)).shape == (90, 72, 3), fmt
 
 
 frames = st.one_of(
@@ -159,10 +164,11 @@ def _real_frame_variants():
 _clock = itertools.count()
 
 
+@pytest.mark.requires_data
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
-@given(st.one_of(frames, _real_frame_variants()))
+@given(st.one_of(frames, st.deferred(_real_frame_variants)))
 def test_frame_analyzer_never_crashes(analyzer, frame):
     try:
         faces = analyzer.analyze(frame, float(next(_clock)) * 0.1)

@@ -149,6 +149,6 @@ def test_unknown_rechecks_back_off_while_the_face_stays_unknown():
         if track.identity_due(now + 1e-9, 2.0, 0.25):
             checks.append(now)
             track.add_vote(None, None, now, tolerance=0.5)
-    gaps = [round(b - a, 2) for a, b in zip([0.06] + checks, checks)]
+    gaps = [round(b - a, 2) for a, b in zip([0.06, *checks], checks)]
     assert gaps[:5] == [0.25, 0.5, 1.0, 2.0, 2.0]
     assert track.name == UNKNOWN

@@ -9,13 +9,11 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from emotion_core.config import Settings
+from emotion_core.config import session_weights
 from emotion_core.errors import EmotionCoreError
 from emotion_core.store import EmotionLog, SessionInfo, write_csv
-from ui import charts, resources
-from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
-
-CONFIRM_DELETE_KEY = "_ec_confirm_delete_session"
+from ui import charts, keys, resources
+from ui.widgets import confirm_button, delete_all_records, page_setup, privacy_notice, store_error
 
 
 def duration_text(info: SessionInfo) -> str:
@@ -56,16 +54,7 @@ def sessions_table(sessions: list[SessionInfo]) -> pd.DataFrame:
     )
 
 
-def _ask_delete(session_id: int) -> None:
-    st.session_state[CONFIRM_DELETE_KEY] = session_id
-
-
-def _cancel_delete() -> None:
-    st.session_state.pop(CONFIRM_DELETE_KEY, None)
-
-
 def _delete(log: EmotionLog, session_id: int) -> None:
-    st.session_state.pop(CONFIRM_DELETE_KEY, None)
     try:
         log.delete_session(session_id)
     except EmotionCoreError as exc:
@@ -74,17 +63,17 @@ def _delete(log: EmotionLog, session_id: int) -> None:
     resources.flash("success", f"Deleted session {session_id}.")
 
 
-def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None:
+def session_detail(log: EmotionLog, info: SessionInfo) -> None:
     observations = log.observations(info.id)
-    weights = config.weights
+    weights = session_weights(info.settings)
     st.subheader(f"Session {info.id}")
     st.caption(
         f"{datetime.fromtimestamp(info.started_at):%Y-%m-%d %H:%M:%S} · {duration_text(info)} · "
         f"{len(observations)} observations · model {info.model or 'none'}"
     )
     if observations:
-        stats = charts.person_stats(((o.person, o.emotion) for o in observations), weights)
-        with st.container(key="session-counts"):
+        stats = charts.stats_from_observations(((o.person, o.emotion) for o in observations), weights)
+        with st.container(key=keys.SESSION_COUNTS):
             st.dataframe(
                 charts.counts_table(stats),
                 column_config={
@@ -94,7 +83,7 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
         timeline = charts.running_scores(((o.timestamp, o.person, o.emotion) for o in observations), weights)
         left, right = st.columns(2)
         left.altair_chart(charts.score_chart(timeline, "Confidence over the session"), width="stretch")
-        left.caption("Running score of each person, with the configured weights.")
+        left.caption("Running score of each person, with the weights the session was counted with.")
         right.altair_chart(charts.counts_chart(stats), width="stretch")
     else:
         st.info("This session has no observations.")
@@ -104,34 +93,31 @@ def session_detail(log: EmotionLog, info: SessionInfo, config: Settings) -> None
     download.download_button(
         "Download CSV",
         buffer.getvalue().encode("utf-8"),
-        key="download_csv",
+        key=keys.DOWNLOAD_CSV,
         file_name=f"emotion-session-{info.id}.csv",
         mime="text/csv",
         icon=":material/download:",
     )
-    delete.button(
-        "Delete this session", icon=":material/delete:", on_click=_ask_delete, args=(info.id,), key="delete_session"
-    )
-    if st.session_state.get(CONFIRM_DELETE_KEY) == info.id:
-        st.warning(f"Delete session {info.id} and its {info.observations} observations? This cannot be undone.")
-        yes, no = st.columns(2)
-        yes.button(
-            f"Yes, delete session {info.id}",
-            type="primary",
-            on_click=_delete,
+    with delete:
+        confirm_button(
+            "Delete this session",
+            key=keys.DELETE_SESSION,
+            question=f"Delete session {info.id} and its {info.observations} observations? This cannot be undone.",
+            confirm_label=f"Yes, delete session {info.id}",
+            on_confirm=_delete,
             args=(log, info.id),
-            key="delete_session_yes",
+            subject=info.id,
+            icon=":material/delete:",
         )
-        no.button("Cancel", on_click=_cancel_delete, key="delete_session_cancel")
 
 
 def main() -> None:
     page_setup("History", ":material/history:")
     resources.enter_page("history")
-    config = resources.settings()
+    settings = resources.settings()
     st.title("History")
     try:
-        log = resources.emotion_log(config)
+        log = resources.emotion_log(settings)
         sessions = log.sessions()
     except EmotionCoreError as exc:
         store_error(exc)
@@ -140,7 +126,7 @@ def main() -> None:
     if not sessions:
         st.info("No sessions recorded yet. Turn on **Count emotions** on the live page to record one.")
     else:
-        with st.container(key="sessions-table"):
+        with st.container(key=keys.SESSIONS_TABLE):
             st.dataframe(
                 sessions_table(sessions),
                 hide_index=True,
@@ -151,17 +137,17 @@ def main() -> None:
         chosen = st.selectbox(
             "Session",
             list(by_id),
-            key="history_session",
+            key=keys.HISTORY_SESSION,
             format_func=lambda sid: (
                 f"Session {sid} · "
                 f"{datetime.fromtimestamp(by_id[sid].started_at):%Y-%m-%d %H:%M} · "
                 f"{', '.join(by_id[sid].people) or 'nobody'}"
             ),
         )
-        session_detail(log, by_id[chosen], config)
+        session_detail(log, by_id[chosen])
     st.divider()
     delete_all_records(log, resources.current_live_session())
-    privacy_notice(config)
+    privacy_notice(settings)
 
 
 main()

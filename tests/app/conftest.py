@@ -1,8 +1,4 @@
-"""Fixtures for the Streamlit page tests: a temporary registry and database, AppTest runners, the model.
-
-Not a conftest.py: a second `conftest` module would shadow tests/conftest.py for the other test
-folders' `from conftest import ...`. Test modules import the fixtures they use from here.
-"""
+"""Fixtures for the Streamlit page tests: a temporary registry and database, AppTest runners."""
 
 from __future__ import annotations
 
@@ -12,10 +8,10 @@ from pathlib import Path
 import pytest
 import streamlit as st
 import streamlit_webrtc.component
-from apphelpers import PERSON, PERSON_DIR
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import PROJECT_ROOT, photos
+from tests.app.apphelpers import PERSON, PERSON_DIR
+from tests.data import PROJECT_ROOT, photos
 
 APP_TIMEOUT_S = 180
 
@@ -56,15 +52,3 @@ def enrolled(app_env: dict[str, str], faces_path: Path) -> Path:
     pictures = photos(PERSON_DIR)
     enroll(faces_path, PERSON, pictures[:-1], tolerance=0.55)
     return pictures[-1]
-
-
-@pytest.fixture(scope="session")
-def faceapi_model():
-    """The real faceapi emotion model from models/ (fetched by ./run.sh setup)."""
-    from emotion_core.emotions import load_emotion_model
-    from emotion_core.errors import ModelUnavailableError
-
-    try:
-        return load_emotion_model("faceapi", PROJECT_ROOT / "models")
-    except ModelUnavailableError as exc:
-        pytest.skip(f"faceapi model not provisioned: {exc}")
