@@ -45,14 +45,15 @@ def evaluate_faces(
     root: Path, tolerance: float, progress: TextIO | None = None, detector: FaceDetector | None = None
 ) -> dict:
     """Leave-one-out identification: each photo against all others of the tree, on the largest
-    face `detector` (default: the configured one) finds.
+    face `detector` (default: the configured one) finds. The others are encoded as enrollment
+    encodes them (`ENROLL_JITTERS`), the photo itself as a live frame is (one encoding).
 
     A person with a single photo is a stranger for that photo (right answer: Unknown).
     """
     from ..boxes import largest_box
-    from ..recognition import detect_faces, encode_faces
+    from ..recognition import ENROLL_JITTERS, detect_faces, encode_faces
 
-    photos, encodings, people = [], [], []
+    photos, encodings, enrolled, people = [], [], [], []
     pairs = labelled_images(root)
     for index, (path, person) in enumerate(pairs, 1):
         if progress:
@@ -63,9 +64,10 @@ def evaluate_faces(
         photos.append(path)
         people.append(person)
         encodings.append(encode_faces(rgb, [largest])[0] if largest else None)
+        enrolled.append(encode_faces(rgb, [largest], ENROLL_JITTERS)[0] if largest else np.full(128, np.inf))
     if progress:
         progress.write("\n")
-    known = np.array([e if e is not None else np.full(128, np.inf) for e in encodings])
+    known = np.array(enrolled)
     right = unknown = wrong = strangers = false_accepts = 0
     for i, encoding in enumerate(encodings):
         others = [j for j in range(len(photos)) if j != i]
