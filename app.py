@@ -9,6 +9,7 @@ st.navigation(
     [
         st.Page("ui/pages/live.py", title="Live", icon=":material/videocam:", default=True),
         st.Page("ui/pages/enroll.py", title="Enroll", icon=":material/person_add:", url_path="Enroll"),
+        st.Page("ui/pages/video.py", title="Video", icon=":material/movie:", url_path="Video"),
         st.Page("ui/pages/history.py", title="History", icon=":material/history:", url_path="History"),
     ]
 ).run()

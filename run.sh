@@ -42,15 +42,19 @@ setup_models() {
   done
 }
 
-setup_browser() {
-  if ! command -v chromium >/dev/null 2>&1; then
-    echo "== installing Chromium for the browser tests"
-    if [ "$(id -u)" = 0 ]; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg >/dev/null
-    else
-      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ffmpeg >/dev/null
-    fi
-  fi
+# Debian packages the tests need: Chromium and ffmpeg for the browser tests, DejaVu fonts for
+# reports naming people outside Latin-1. Each is installed only when missing.
+setup_system_packages() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+  [ ${#missing[@]} -gt 0 ] || return 0
+  echo "== installing ${missing[*]} for the tests"
+  local sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 case "${1:-}" in
@@ -58,7 +62,7 @@ case "${1:-}" in
   app) setup_venv requirements.txt; setup_models; exec "$VENV/bin/streamlit" run app.py ;;
   test)
     shift
-    setup_venv requirements-test.txt; setup_models strict; setup_browser
+    setup_venv requirements-test.txt; setup_models strict; setup_system_packages
     echo "== lint and types"
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .

@@ -31,3 +31,7 @@ class VideoError(EmotionCoreError):
 
 class StoreError(EmotionCoreError):
     """The emotion log database cannot be used."""
+
+
+class CancelledError(EmotionCoreError):
+    """Long work was cancelled by the user; nothing was stored."""

@@ -26,6 +26,9 @@ OVERALL = "Overall"
 TIMELINE_POINTS = 2000
 """Most score points kept in the timeline (oldest dropped first)."""
 
+CAMERA = {"kind": "camera"}
+"""The `source` logged with a session counted from the camera (a video's is {"kind": "video", "name": ...})."""
+
 FPS_WINDOW = 30
 """Processed frames the fps figure is measured over."""
 
@@ -127,6 +130,7 @@ class LiveSession:
         self._period = settings.sample_period
         self._weights = settings.weights
         self._count_unknown = settings.count_unknown
+        self._source: str | None = None
         self._counting = False
         self._session_id: int | None = None
         self._started_at: float | None = None
@@ -139,12 +143,16 @@ class LiveSession:
         self._frame_times: deque[float] = deque(maxlen=FPS_WINDOW)
         self._frames = 0
 
-    def start_counting(self, now: float | None = None) -> None:
-        """Start a new counting period (and a logged session) at `now` (unix time; default: now)."""
+    def start_counting(self, now: float | None = None, source: str | None = None) -> None:
+        """Start a new counting period (and a logged session) at `now` (unix time; default: now).
+
+        `source` names what is analysed (a video's file name); None is the camera.
+        """
         now = time.time() if now is None else now
         with self._lock:
             if self._counting:
                 return
+            self._source = source
         session_id = self._start_log_session(now)
         with self._lock:
             self._reset_counts(now)
@@ -163,6 +171,7 @@ class LiveSession:
                 "tolerance": self._settings.tolerance,
                 "detect_width": self._settings.detect_width,
                 "detector": self._detector_name,
+                "source": CAMERA if self._source is None else {"kind": "video", "name": self._source},
             }
         return self._log.start_session(now, self._model_name, logged)
 
@@ -177,7 +186,7 @@ class LiveSession:
         """Stop counting, freeze and store the final scores; None if counting was off."""
         now = time.time() if now is None else now
         with self._lock:
-            if not self._counting:
+            if not self._counting or self._started_at is None:
                 return None
             self._counting = False
             counts = {name: dict(c) for name, c in self._counts.items()}
@@ -191,6 +200,14 @@ class LiveSession:
         if self._log is not None and session_id is not None:
             self._log.end_session(session_id, now, final_to_dict(final))
         return final
+
+    def discard(self) -> None:
+        """Stop counting and delete the session being logged (stored or pending): nothing is kept."""
+        with self._lock:
+            session_id, self._counting, self._session_id = self._session_id, False, None
+            self._final = None
+        if self._log is not None and session_id is not None:
+            self._log.delete_session(session_id)
 
     def observe(self, faces: Sequence[AnalyzedFace], timestamp: float) -> None:
         """Take the faces of the frame at `timestamp` (unix time); count them when due.
@@ -206,7 +223,8 @@ class LiveSession:
             if not self._counting:
                 return
             for face in faces:
-                if face.emotion is None or (face.name == UNKNOWN and not self._count_unknown):
+                emotion, probability = face.emotion, face.probability
+                if emotion is None or probability is None or (face.name == UNKNOWN and not self._count_unknown):
                     continue
                 clock = self._clocks.get(face.track_id)
                 if clock is None or timestamp < clock.seen:  # a new track, or time went backwards
@@ -221,9 +239,8 @@ class LiveSession:
                     clock.seen = timestamp
                 if times:
                     person = self._counts.setdefault(face.name, {})
-                    person[face.emotion] = person.get(face.emotion, 0) + len(times)
-                    probability = float(face.probability or 0.0)
-                    rows.extend(Observation(time, face.name, face.emotion, probability) for time in times)
+                    person[emotion] = person.get(emotion, 0) + len(times)
+                    rows.extend(Observation(time, face.name, emotion, probability) for time in times)
             self._forget_old_clocks(timestamp)
             session_id = self._session_id
             if not self._next_timeline - self._period <= timestamp < self._next_timeline:

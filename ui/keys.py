@@ -14,6 +14,9 @@ CURRENT_PAGE = "current_page"  # the page that ran last in this browser session
 FLASH = "flash_message"  # a message shown once on the next run
 SIDEBAR_PREFS = "sidebar_prefs"  # the live page's sidebar values, kept while other pages run
 ENROLL_FORM = "enroll_form_generation"  # bumped after an enrollment so the inputs start empty
+VIDEO_JOB = "video_job"  # the Video page's analysis (running or done) of this browser session
+VIDEO_UPLOAD = "video_upload_generation"  # bumped after each start so the uploader is emptied
+REPORT_MADE = "report_made"  # ((session id, format), bytes) of the last report made on History
 
 # Widgets of the live page's sidebar.
 COUNT = "count_emotions"
@@ -31,6 +34,15 @@ FORGET_PERSON = "forget_person"
 ENROLL_SUBMIT = "enroll_submit"
 HISTORY_SESSION = "history_session"
 DOWNLOAD_CSV = "download_csv"
+TREND_PEOPLE = "trend_people"
+TREND_DATES = "trend_dates"
+REPORT_FORMAT = "report_format"
+MAKE_REPORT = "make_report"
+DOWNLOAD_REPORT = "download_report"
+VIDEO_ANNOTATE = "video_annotate"
+VIDEO_ANALYSE = "video_analyse"
+VIDEO_CANCEL = "video_cancel"
+VIDEO_DOWNLOAD = "video_download"
 
 # Containers.
 LIVE_STATS = "live-stats"
@@ -39,6 +51,15 @@ NO_EMOTION_MODEL = "no-emotion-model"
 PEOPLE_TABLE = "people-table"
 SESSIONS_TABLE = "sessions-table"
 SESSION_COUNTS = "session-counts"
+SESSION_HEATMAP = "session-heatmap"
+TRENDS = "trends"
+VIDEO_PROGRESS = "video-progress"
+VIDEO_RESULT = "video-result"
+
+
+def video_file(generation: int) -> str:
+    """The Video page's uploader in its generation."""
+    return f"video_file_{generation}"
 
 
 def weight(label: str) -> str:

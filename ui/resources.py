@@ -18,6 +18,7 @@ from emotion_core.config import Settings, load_settings
 from emotion_core.detectors import default_detector
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
+from emotion_core.history import SessionArchive
 from emotion_core.live import LiveSession
 from emotion_core.registry import Registry, load_registry
 from emotion_core.store import EmotionLog
@@ -52,6 +53,15 @@ def _load_registry(path: str, stamp: tuple[int, int] | None) -> Registry:
 def registry(settings: Settings) -> Registry:
     """The enrolled people, reloaded when `faces.pkl` changes; raises `RegistryError` if unreadable."""
     return _load_registry(str(settings.faces_path), _file_stamp(settings.faces_path))
+
+
+def registry_or_empty(config: Settings) -> Registry:
+    """The enrolled people; an unreadable registry shows an error panel and nobody is recognised."""
+    try:
+        return registry(config)
+    except EmotionCoreError as exc:
+        st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
+        return Registry()
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,16 @@ def _open_log(url: str) -> EmotionLog:
 def emotion_log(settings: Settings) -> EmotionLog:
     """The process-wide emotion log; raises `StoreError` when the database cannot be used."""
     return _open_log(settings.db_url)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _open_archive(url: str) -> SessionArchive:
+    return SessionArchive(url)
+
+
+def session_archive(config: Settings) -> SessionArchive:
+    """The process-wide read-only view of the emotion log (history, trends, reports)."""
+    return _open_archive(config.db_url)
 
 
 @dataclass

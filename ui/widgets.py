@@ -6,11 +6,11 @@ from collections.abc import Callable, Hashable
 from typing import Literal
 
 import streamlit as st
-from sqlalchemy.engine import make_url
 
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
 from emotion_core.live import LiveSession
+from emotion_core.privacy import privacy_markdown
 from emotion_core.store import EmotionLog
 
 from . import keys
@@ -22,32 +22,10 @@ def page_setup(title: str, icon: str) -> None:
     st.set_page_config(page_title=title, page_icon=icon, layout="wide")
 
 
-def safe_db_url(url: str) -> str:
-    """The database URL with any password hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL is shown as its scheme only
-        return url.split("://", 1)[0] + "://…"
-
-
 def privacy_notice(settings: Settings) -> None:
     """Where the data lives, how to delete it, and the legal limit on emotion recognition."""
     with st.expander("Privacy notice", icon=":material/shield:"):
-        st.markdown(
-            f"""
-**Your data stays on this machine.** Enrolled faces are stored as face encodings in
-`{settings.faces_path}`; emotion records (sessions and per-second observations) in
-`{safe_db_url(settings.db_url)}`. Camera video is analysed in memory and never stored or sent elsewhere.
-
-**Deleting it.** Delete a person on the *Enroll* page (this also deletes their emotion records);
-delete one session or every record on the *History* page, or with **Delete all emotion records**
-in the sidebar of the live page. Deleting the two files removes everything.
-
-**Legal limits.** Since 2 February 2025 the EU AI Act, Article 5(1)(f), prohibits AI systems that
-infer the emotions of people in the workplace and in education institutions, except for medical or
-safety reasons. Do not use this app for that, and only analyse people who agreed to it.
-"""
-        )
+        st.markdown(privacy_markdown(settings))
 
 
 def store_error(exc: EmotionCoreError) -> None:

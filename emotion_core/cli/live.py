@@ -6,6 +6,7 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
@@ -52,6 +53,12 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     export.add_argument("--csv", type=Path, required=True, metavar="FILE")
     export.set_defaults(handler=cmd_export)
 
+    report = commands.add_parser("report", help="write a session's report as one HTML or PDF file")
+    report.add_argument("session", type=int)
+    report.add_argument("--format", choices=("html", "pdf"), default="html", help="file format (default html)")
+    report.add_argument("--out", type=Path, required=True, metavar="FILE")
+    report.set_defaults(handler=cmd_report)
+
 
 def load_model(choice: str, settings: Settings) -> EmotionModel | None:
     """The emotion model for `choice`, or None for "none"."""
@@ -75,9 +82,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     model = load_model(args.model or settings.emotion_model, settings)
     registry = load_registry(settings.faces_path)
     log = EmotionLog(settings.db_url) if args.db else None
+    bar = ProgressBar(sys.stderr, str(args.video.name)) if not args.json and sys.stderr.isatty() else None
     try:
-        report = analyze_video(args.video, registry, model, settings, every=args.every, log=log)
+        report = analyze_video(
+            args.video, registry, model, settings, every=args.every, log=log, progress=bar.update if bar else None
+        )
+        if bar is not None:
+            bar.update(report.duration_s, report.duration_s)
     finally:
+        if bar is not None:
+            bar.close()
         if log is not None:
             log.close()
     final = report.final
@@ -170,6 +184,46 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                 f"{s.observations} observations\tscore {_format_score(score)}\t{', '.join(s.people) or '-'}"
             )
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..history import SessionArchive
+    from ..report import load_report, write_report
+
+    settings = settings_from(args)
+    archive = SessionArchive(settings.db_url)
+    try:
+        report = load_report(archive, args.session, settings)
+    finally:
+        archive.close()
+    path = write_report(report, args.format, args.out)
+    print(f"report of session {args.session} written to {path}")
+    return 0
+
+
+class ProgressBar:
+    """A one-line text progress bar redrawn in place on a terminal stream."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self._stream, self._label, self._shown = stream, label, ""
+
+    def update(self, done: float, total: float) -> None:
+        """Show `done` of `total` seconds of video."""
+        share = min(1.0, done / total) if total > 0 else 0.0
+        filled = round(share * self.WIDTH)
+        line = f"\r{self._label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:4.0%} {done:.1f}/{total:.1f} s"
+        if line != self._shown:
+            self._stream.write(line)
+            self._stream.flush()
+            self._shown = line
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()
 
 
 def cmd_export(args: argparse.Namespace) -> int:

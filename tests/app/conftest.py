@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 import streamlit_webrtc.component
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from tests.app.apphelpers import PERSON, PERSON_DIR
@@ -52,3 +53,17 @@ def enrolled(app_env: dict[str, str], faces_path: Path) -> Path:
     pictures = photos(PERSON_DIR)
     enroll(faces_path, PERSON, pictures[:-1], tolerance=0.55)
     return pictures[-1]
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[tuple[bytes, str, str | None]]:
+    """Every file the page hands to Streamlit's media storage (download button data)."""
+    stored: list[tuple[bytes, str, str | None]] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        stored.append((path_or_data, mimetype, filename))
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return stored

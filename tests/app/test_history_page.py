@@ -6,7 +6,6 @@ import csv
 import io
 
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from emotion_core.config import load_settings
 from emotion_core.labels import LABELS
@@ -28,20 +27,6 @@ def two_sessions(app_env, db_url) -> list[int]:
     ids = [info.id for info in reversed(log.sessions())]
     log.close()
     return ids
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> list[tuple[bytes, str, str | None]]:
-    """Every file the page hands to Streamlit's media storage (download button data)."""
-    stored: list[tuple[bytes, str, str | None]] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        stored.append((path_or_data, mimetype, filename))
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return stored
 
 
 def test_no_sessions(page):

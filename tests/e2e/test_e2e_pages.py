@@ -10,6 +10,6 @@ def test_every_page_renders(server, open_app):
     expect(app.page.get_by_role("heading", name="Live emotion recognition")).to_be_visible()
     expect(app.camera.get_by_role("button", name=START)).to_be_visible()
     expect(app.counting_switch).not_to_be_checked()
-    for title in ("Enroll", "History", "Live"):
+    for title in ("Enroll", "Video", "History", "Live"):
         app.go_to(title)
     assert "Traceback" not in server.log_text()

@@ -22,7 +22,7 @@ from tests.servers import run_page, streamlit_server
 
 pytestmark = pytest.mark.requires_data
 
-PAGES = {"": "Live emotion recognition", "Enroll": "Enroll", "History": "History"}
+PAGES = {"": "Live emotion recognition", "Enroll": "Enroll", "Video": "Video", "History": "History"}
 
 
 def get(url: str) -> tuple[int, str]:
@@ -55,7 +55,7 @@ def elements(messages: list[ForwardMsg], kind: str) -> list:
 
 def test_every_page_is_served_and_runs_without_errors(server):
     base, log_path = server
-    for path in ("/", "/Enroll", "/History"):
+    for path in ("/", "/Enroll", "/Video", "/History"):
         status, body = get(base + path)
         assert status == 200 and '<div id="root">' in body.replace("'", '"'), path
     assert get(f"{base}/_stcore/health") == (200, "ok")

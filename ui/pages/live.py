@@ -6,16 +6,16 @@ from datetime import datetime
 
 import streamlit as st
 
+from emotion_core import charts
 from emotion_core.config import DEFAULT_WEIGHTS, SAMPLE_PERIOD_RANGE, TOLERANCE_RANGE, WEIGHT_RANGE, Settings
 from emotion_core.detectors import default_detector
 from emotion_core.errors import EmotionCoreError
 from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
-from emotion_core.registry import Registry
 from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
 from emotion_core.weights import FETCH_HINT
-from ui import charts, keys, resources
+from ui import keys, resources
 from ui.camera import camera
 from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
 
@@ -191,11 +191,7 @@ def main() -> None:
     settings = resources.settings()
     st.title("Live emotion recognition")
 
-    try:
-        people = resources.registry(settings)
-    except EmotionCoreError as exc:
-        st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
-        people = Registry()
+    people = resources.registry_or_empty(settings)
     model = resources.emotion_model(settings)
     try:
         log: EmotionLog | None = resources.emotion_log(settings)
