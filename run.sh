@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up the project (virtual environment at .venv, models) and run it.
 #   ./run.sh app    set up, then start the app on http://127.0.0.1:8501
-#   ./run.sh test   set up (including Chromium for the browser tests), then run every test
+#   ./run.sh test   set up (including Chromium, PostgreSQL and nginx for the tests), then run every test
 #   ./run.sh setup  only set up (with the test and lint tools)
 # Extra arguments after `test` go to pytest.
 set -euo pipefail
@@ -49,12 +49,22 @@ setup_system_packages() {
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
   [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+  # PostgreSQL: the tests start a private server (tests/postgres.py); nginx: the replica test.
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   [ ${#missing[@]} -gt 0 ] || return 0
   echo "== installing ${missing[*]} for the tests"
   local sudo=()
   [ "$(id -u)" = 0 ] || sudo=(sudo)
+  # Debian would start system-wide postgresql and nginx services on install; a policy-rc.d keeps
+  # them stopped, so nothing listens on 5432 or 80 afterwards.
+  local policy=/usr/sbin/policy-rc.d added=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null && "${sudo[@]}" chmod +x "$policy" && added=1
+  fi
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ -z "$added" ] || "${sudo[@]}" rm -f "$policy"
 }
 
 case "${1:-}" in

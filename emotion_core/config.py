@@ -44,6 +44,10 @@ TOLERANCE_RANGE = (0.2, 0.8)
 SAMPLE_PERIOD_RANGE = (0.05, 60.0)
 REFRESH_RANGE = (0.2, 10.0)
 EMOTION_MODELS = ("auto", *BACKENDS, "none")
+AUTH_MODES = ("auto", "required", "none")
+ROLES = ("admin", "operator", "viewer")
+"""Access roles, most powerful first."""
+SESSION_IDLE_RANGE = (60.0, 7 * 24 * 3600.0)
 ANALYSIS_RANGES = {
     "detect_width": (64, 4096),
     "detect_upsample": (0, 2),
@@ -54,6 +58,9 @@ ANALYSIS_RANGES = {
     "emotion_window_s": (0.0, 60.0),
     "detect_period_s": (0.0, 10.0),
     "emotion_period_s": (0.0, 10.0),
+    "db_connect_timeout_s": (1.0, 300.0),
+    "db_lock_timeout_s": (0.1, 300.0),
+    "db_statement_timeout_s": (0.5, 3600.0),
     "analysis_max_fps": (0.0, 120.0),
     "analysis_niceness": (0, 19),
     "analysis_idle_stop_s": (0.5, 600.0),
@@ -72,11 +79,26 @@ ENV = {
     "weights": "EMOTION_WEIGHTS",
     "count_unknown": "EMOTION_COUNT_UNKNOWN",
     "ice_servers": "EMOTION_ICE_SERVERS",
+    "db_connect_timeout_s": "EMOTION_DB_CONNECT_TIMEOUT",
+    "db_lock_timeout_s": "EMOTION_DB_LOCK_TIMEOUT",
+    "db_statement_timeout_s": "EMOTION_DB_STATEMENT_TIMEOUT",
     "analysis_max_fps": "EMOTION_ANALYSIS_MAX_FPS",
     "analysis_niceness": "EMOTION_ANALYSIS_NICENESS",
     "refresh_s": "EMOTION_REFRESH_S",
     "bench_stamp": "EMOTION_BENCH_STAMP",
+    "auth": "EMOTION_AUTH",
+    "session_idle_s": "EMOTION_SESSION_IDLE",
+    "oidc_roles": "EMOTION_OIDC_ROLES",
 }
+
+
+@dataclass(frozen=True)
+class DbTimeouts:
+    """Seconds a database client waits: to connect, for a lock, for one statement."""
+
+    connect_s: float = 3.0
+    lock_s: float = 2.0
+    statement_s: float = 5.0
 
 
 def default_db_url() -> str:
@@ -133,6 +155,11 @@ class Settings:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     # Smallest face side (pixels, in the original image) accepted at enrollment.
     min_enroll_face: int = 40
+    # A database server that stops answering must not hang a page, the frame path or a command:
+    # seconds to wait for a connection, for a lock held by another server, for one statement.
+    db_connect_timeout_s: float = 3.0
+    db_lock_timeout_s: float = 2.0
+    db_statement_timeout_s: float = 5.0
     # Seconds between redraws of the live page's figures while the camera runs. On a loaded 2-core
     # machine clicks were sometimes lost while these timed reruns kept coming at 0.5 s; 1 s leaves
     # fewer of them to collide with a click's full rerun.
@@ -140,6 +167,12 @@ class Settings:
     # For bench/e2e.py: overlays carry the frame-number stamp of the frame they were analysed from
     # (emotion_core/stamp.py). Off for users.
     bench_stamp: bool = False
+    # Sign-in: auto = required unless the server listens on a loopback address (docs/access-control.md).
+    auth: str = "auto"
+    # A signed-in browser session without interaction for this many seconds is signed out.
+    session_idle_s: float = 1800.0
+    # OpenID Connect sign-in: role -> e-mail addresses, "*@domain" or "group:NAME" granted that role.
+    oidc_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faces_path", Path(self.faces_path))
@@ -155,16 +188,28 @@ class Settings:
             raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
         object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))
         object.__setattr__(self, "refresh_s", _in_range("refresh_s", self.refresh_s, *REFRESH_RANGE))
+        if self.auth not in AUTH_MODES:
+            raise SettingsError(f"EMOTION_AUTH must be one of {', '.join(AUTH_MODES)}, not {self.auth!r}")
+        object.__setattr__(
+            self, "session_idle_s", _in_range("session idle time", self.session_idle_s, *SESSION_IDLE_RANGE)
+        )
+        object.__setattr__(self, "oidc_roles", validate_oidc_roles(self.oidc_roles))
         for name, (low, high) in ANALYSIS_RANGES.items():
             value = _in_range(name, getattr(self, name), low, high)
             if name in INTEGER_SETTINGS and not value.is_integer():
                 raise SettingsError(f"{name} must be a whole number, not {getattr(self, name)!r}")
             object.__setattr__(self, name, int(value) if name in INTEGER_SETTINGS else value)
 
+    @property
+    def db_timeouts(self) -> DbTimeouts:
+        """The database timeouts as one value (what the store needs)."""
+        return DbTimeouts(self.db_connect_timeout_s, self.db_lock_timeout_s, self.db_statement_timeout_s)
+
     def __reduce__(self) -> tuple[object, ...]:
-        # Settings travel to the analysis process; the read-only weights mapping does not pickle.
+        # Settings travel to the analysis process; the read-only mappings do not pickle.
         values = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
         values["weights"] = dict(self.weights)
+        values["oidc_roles"] = dict(self.oidc_roles)
         return _rebuild_settings, (values,)
 
     def replace(self, **changes: Any) -> Settings:
@@ -233,8 +278,24 @@ def validate_ice_servers(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(dict(server) for server in value)
 
 
+def validate_oidc_roles(value: Any) -> Mapping[str, tuple[str, ...]]:
+    """Return a read-only role -> lower-cased identities mapping, or raise `SettingsError`."""
+    if not isinstance(value, Mapping):
+        raise SettingsError('OIDC roles must be a mapping like {"admin": ["alice@example.com", "group:admins"]}')
+    roles: dict[str, tuple[str, ...]] = {}
+    for role, identities in value.items():
+        if role not in ROLES:
+            raise SettingsError(f"unknown role {role!r} in OIDC roles (roles: {', '.join(ROLES)})")
+        if isinstance(identities, str) or not isinstance(identities, (list, tuple)):
+            raise SettingsError(f"OIDC roles: {role} needs a list of e-mail addresses or groups")
+        if not all(isinstance(identity, str) and identity.strip() for identity in identities):
+            raise SettingsError(f"OIDC roles: every entry of {role} must be a non-empty string")
+        roles[role] = tuple(identity.strip().lower() for identity in identities)
+    return MappingProxyType(roles)
+
+
 def _parse_env(name: str, raw: str) -> Any:
-    if name in ("weights", "ice_servers"):
+    if name in ("weights", "ice_servers", "oidc_roles"):
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, inspect, select
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from .config import session_weights
+from .config import DbTimeouts, session_weights
+from .db import make_engine, parse_url
 from .errors import StoreError
-from .live import PersonStats, person_stats
+from .live import FinalScores, PersonStats, person_stats
 from .store import Observation, _read_error, observations_table, sessions_table
 
 CAMERA, VIDEO = "camera", "video"
@@ -50,6 +51,12 @@ class SessionRecord:
         if self.source_kind == VIDEO and isinstance(source, dict):
             return f"video {source.get('name') or ''}".strip()
         return CAMERA
+
+    def final_scores(self) -> FinalScores | None:
+        """The frozen final scores of a finished session (stored in `FinalScores.to_dict` form)."""
+        if self.final is None or self.ended_at is None:
+            return None
+        return FinalScores.from_dict(self.final, self.id, self.started_at, self.ended_at)
 
     @property
     def duration_s(self) -> float | None:
@@ -148,22 +155,14 @@ def bin_size(duration_s: float, bins: int = 60) -> float:
 class SessionArchive:
     """Sessions and observations of the emotion log at `url`, for reading."""
 
-    def __init__(self, url: str) -> None:
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise StoreError(f"not a database URL: {url!r}") from None
+    def __init__(self, url: str, timeouts: DbTimeouts | None = None) -> None:
+        parsed = parse_url(url)
         sqlite = parsed.get_backend_name() == "sqlite"
         # A missing SQLite file holds no sessions; reading must not create it.
         self._missing = bool(
             sqlite and parsed.database not in (None, "", ":memory:") and not Path(parsed.database).exists()
         )
-        try:
-            self._engine: Engine = create_engine(
-                parsed, connect_args={"check_same_thread": False, "timeout": 2.0} if sqlite else {}
-            )
-        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-            raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
+        self._engine: Engine = make_engine(url, timeouts)  # bounded waits, as every reader of the log
 
     def _ready(self, conn: Any) -> bool:
         return inspect(conn).has_table(sessions_table.name)

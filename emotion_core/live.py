@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from .analyzer import AnalyzedFace
 from .config import Settings, validate_sample_period, validate_weights
@@ -59,6 +60,47 @@ class FinalScores:
     overall_points: float
     total: int
 
+    def to_dict(self) -> dict:
+        """The JSON form stored with a session (the emotion log keeps it in `sessions.final`).
+
+        Shape: ``{"people": {name: {"counts": {label: n}, "total", "points", "score"}},
+        "overall_score", "overall_points", "total"}``; the session and its times are columns.
+        """
+        return {
+            "people": {
+                p.name: {"counts": dict(p.counts), "total": p.total, "points": p.points, "score": p.score}
+                for p in self.people
+            },
+            "overall_score": self.overall_score,
+            "overall_points": self.overall_points,
+            "total": self.total,
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], session_id: int | None, started_at: float, ended_at: float
+    ) -> FinalScores:
+        """Final scores from their `to_dict` form and the session's id and times."""
+        people = tuple(
+            PersonStats(
+                name,
+                MappingProxyType({label: int(stats.get("counts", {}).get(label, 0)) for label in LABELS}),
+                int(stats.get("total", 0)),
+                float(stats.get("points", 0.0)),
+                stats.get("score"),
+            )
+            for name, stats in sorted(data.get("people", {}).items())
+        )
+        return cls(
+            session_id,
+            started_at,
+            ended_at,
+            people,
+            data.get("overall_score"),
+            float(data.get("overall_points", 0.0)),
+            int(data.get("total", 0)),
+        )
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -84,19 +126,6 @@ def person_stats(name: str, counts: Mapping[str, int], weights: Mapping[str, flo
     full = MappingProxyType({label: int(counts.get(label, 0)) for label in LABELS})
     score, points = confidence(full, weights)
     return PersonStats(name, full, sum(full.values()), points, score)
-
-
-def final_to_dict(final: FinalScores) -> dict:
-    """The JSON form of final scores stored with a session."""
-    return {
-        "people": {
-            p.name: {"counts": dict(p.counts), "total": p.total, "points": p.points, "score": p.score}
-            for p in final.people
-        },
-        "overall_score": final.overall_score,
-        "overall_points": final.overall_points,
-        "total": final.total,
-    }
 
 
 @dataclass
@@ -198,7 +227,7 @@ class LiveSession:
         with self._lock:
             self._final = final
         if self._log is not None and session_id is not None:
-            self._log.end_session(session_id, now, final_to_dict(final))
+            self._log.end_session(session_id, now, final.to_dict())
         return final
 
     def discard(self) -> None:

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
-
 from .config import Settings
-
-
-def safe_db_url(url: str) -> str:
-    """The database URL with any password hidden."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL is shown as its scheme only
-        return url.split("://", 1)[0] + "://…"
+from .db import safe_url
 
 
 def privacy_paragraphs(config: Settings) -> list[tuple[str, str]]:
     """The notice as (bold lead, text) paragraphs; `code` spans are marked with backticks."""
+    database = safe_url(config.db_url)
+    if config.db_url.startswith("sqlite"):
+        where, faces = "on this machine", f"`{config.faces_path}`"
+    else:  # a database server holds the registry too (several app servers share it)
+        where, faces = "in your database", f"the database `{database}`"
     return [
         (
-            "Your data stays on this machine.",
-            f"Enrolled faces are stored as face encodings in `{config.faces_path}`; emotion records (sessions "
-            f"and per-second observations) in `{safe_db_url(config.db_url)}`. Camera video and uploaded videos "
+            f"Your data stays {where}.",
+            f"Enrolled faces are stored as face encodings in {faces}; emotion records (sessions "
+            f"and per-second observations) in `{database}`. Camera video and uploaded videos "
             "are analysed on this machine and never sent elsewhere; an uploaded video is deleted once analysed.",
         ),
         (

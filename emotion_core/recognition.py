@@ -15,7 +15,7 @@ from .detectors import FaceDetector, default_detector, dlib_models
 from .errors import EnrollmentError, ImageError
 from .images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image
 from .labels import UNKNOWN
-from .registry import Registry, add_person, validate_name
+from .registry import Registry, RegistryStore, add_person, validate_name
 
 # People's names are personal data: they are logged at DEBUG level only.
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def enrollment_encoding(source: ImageSource, min_face: int, max_pixels: int) -> 
 
 
 def enroll(
-    path: str | Path,
+    store: RegistryStore | str | Path,
     name: str,
     images: Sequence[ImageSource],
     *,
@@ -114,7 +114,7 @@ def enroll(
     min_face: int = 40,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> int:
-    """Enroll `name` from `images` into the registry at `path`; return the encodings added.
+    """Enroll `name` from `images` into `store` (or the registry file at that path); return the encodings added.
 
     Every image must hold exactly one usable face, and the face must not already match another
     enrolled person (unless `force`); otherwise `EnrollmentError` is raised and nothing is stored.
@@ -134,7 +134,7 @@ def enroll(
                     f"(distance {distance:.2f}); use force to enroll anyway"
                 )
 
-    add_person(path, name, encodings, check=None if force else refuse_lookalikes)
+    add_person(store, name, encodings, check=None if force else refuse_lookalikes)
     logger.info("enrolled a person from %d image(s)", len(encodings))
     logger.debug("enrolled %s", name)
     return len(encodings)

@@ -1,22 +1,32 @@
-"""The face registry `faces.pkl`: safe loading, atomic locked saving, people and encodings.
+"""The face registry: the in-memory `Registry`, where it is stored, and the file `faces.pkl`.
+
+A `RegistryStore` keeps the enrolled people: `FileRegistry` (`faces.pkl`, the default on one
+machine) or `registry_db.DatabaseRegistry` (the `enrolled_faces` table, when `EMOTION_DB_URL` names
+a database server shared by several app servers). `open_registry(settings)` picks the right one.
 
 File format (the original design's): a pickled dict ``{"encodings": [ndarray(128,), ...],
-"names": [str, ...], "version": 1}`` with one name per encoding.
+"names": [str, ...], "version": 1}`` with one name per encoding; safe loading (a restricted
+unpickler), atomic locked saving.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import pickle
+import threading
+import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from filelock import FileLock, Timeout
 
+from .config import Settings
 from .errors import EnrollmentError, RegistryError
 from .files import TEMPORARY_SUFFIX, write_atomic
 from .labels import UNKNOWN
@@ -25,6 +35,8 @@ FORMAT_VERSION = 1
 ENCODING_SIZE = 128
 MAX_NAME_LENGTH = 100
 LOCK_TIMEOUT_S = 30.0
+REFRESH_S = 2.0
+"""Running sessions see enrollments and deletions made elsewhere at most this late (plus a page refresh)."""
 
 # People's names are personal data: they are logged at DEBUG level only.
 logger = logging.getLogger(__name__)
@@ -84,6 +96,10 @@ class Registry:
         """Return a registry with `encodings` added under `name`."""
         encodings = np.asarray(encodings, dtype=np.float64).reshape(-1, ENCODING_SIZE)
         return Registry(self.names + (name,) * len(encodings), np.vstack([self.encodings, encodings]))
+
+    def encodings_of(self, name: str) -> np.ndarray:
+        """The encodings enrolled under `name` (none: an empty 0x128 array)."""
+        return self.encodings[[i for i, other in enumerate(self.names) if other == name]]
 
     def without_person(self, name: str) -> Registry:
         """Return a registry without `name`'s encodings."""
@@ -204,12 +220,12 @@ def update_registry(path: str | Path, change: Callable[[Registry], Registry]) ->
 
 
 def add_person(
-    path: str | Path,
+    store: RegistryStore | str | Path,
     name: str,
     encodings: Iterable[np.ndarray],
     check: Callable[[Registry, str, np.ndarray], None] | None = None,
 ) -> Registry:
-    """Add `encodings` for `name` to the registry at `path`.
+    """Add `encodings` for `name` to `store` (a `RegistryStore` or the path of a registry file).
 
     `check(registry, name, encodings)` runs under the lock on the current registry and may raise
     to refuse the addition (nothing is then written).
@@ -225,11 +241,11 @@ def add_person(
             check(registry, name, matrix)
         return registry.with_person(name, matrix)
 
-    return update_registry(path, change)
+    return as_store(store).update(change)
 
 
-def remove_person(path: str | Path, name: str) -> Registry:
-    """Remove `name` from the registry at `path`; raise `EnrollmentError` if not enrolled."""
+def remove_person(store: RegistryStore | str | Path, name: str) -> Registry:
+    """Remove `name` from `store` (or the registry file at that path); `EnrollmentError` if not enrolled."""
     name = normalize_name(name)
     logger.debug("removing %s", name)
 
@@ -238,4 +254,123 @@ def remove_person(path: str | Path, name: str) -> Registry:
             raise EnrollmentError(f"no enrolled person named {name!r}")
         return registry.without_person(name)
 
-    return update_registry(path, change)
+    return as_store(store).update(change)
+
+
+class RegistryStore(Protocol):
+    """Where the enrolled people are kept."""
+
+    @property
+    def location(self) -> str:
+        """Where, for messages (a file path, or the database without its password)."""
+        ...
+
+    def load(self) -> Registry:
+        """The enrolled people now; `RegistryError` if they cannot be read."""
+        ...
+
+    def update(self, change: Callable[[Registry], Registry]) -> Registry:
+        """Apply `change` to the current registry under an exclusive lock and store the result."""
+        ...
+
+    def version(self) -> Hashable:
+        """A cheap marker that changes whenever the stored people change."""
+        ...
+
+
+@dataclass(frozen=True)
+class FileRegistry:
+    """The registry in a `faces.pkl` file (one machine)."""
+
+    path: Path
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def load(self) -> Registry:
+        return load_registry(self.path)
+
+    def update(self, change: Callable[[Registry], Registry]) -> Registry:
+        return update_registry(self.path, change)
+
+    def version(self) -> Hashable:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+
+def as_store(store: RegistryStore | str | Path) -> RegistryStore:
+    """`store` itself, or the `FileRegistry` of a path."""
+    return FileRegistry(Path(store)) if isinstance(store, (str, Path)) else store
+
+
+def open_registry(settings: Settings) -> RegistryStore:
+    """The registry `settings` name: the database when `db_url` is a database server, else `faces_path`."""
+    from .db import is_server_url
+
+    if is_server_url(settings.db_url):
+        from .registry_db import DatabaseRegistry
+
+        return DatabaseRegistry(settings.db_url, settings.db_timeouts)
+    return FileRegistry(settings.faces_path)
+
+
+_NEVER_LOADED = object()
+
+
+class RegistryWatcher:
+    """A `RegistryStore` whose `current()` people are re-read when its `version` changed.
+
+    The version is checked at most every `period` seconds (each check is one small query on a
+    database server; a file's is a stat, so files are checked every time).
+    """
+
+    def __init__(self, store: RegistryStore, period: float | None = None) -> None:
+        self._store = store
+        self._period = period if period is not None else 0.0 if isinstance(store, FileRegistry) else REFRESH_S
+        self._lock = threading.Lock()
+        self._checked = -math.inf
+        self._version: Hashable = _NEVER_LOADED
+        self._registry = Registry()
+        self._error: RegistryError | None = None
+
+    @property
+    def location(self) -> str:
+        return self._store.location
+
+    def load(self) -> Registry:
+        return self._store.load()
+
+    def version(self) -> Hashable:
+        return self._store.version()
+
+    def update(self, change: Callable[[Registry], Registry]) -> Registry:
+        """`update` the store; the next `current()` re-reads it."""
+        try:
+            return self._store.update(change)
+        finally:
+            with self._lock:
+                self._checked = -math.inf
+
+    def current(self) -> Registry:
+        """The enrolled people (the same object until they change); `RegistryError` if unreadable."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked >= self._period:
+                self._checked = now  # also after a failure: one attempt per period, not per call
+                try:
+                    version = self._store.version()
+                    if version != self._version:
+                        self._registry = self._store.load()
+                        self._version = version
+                    self._error = None
+                except RegistryError as exc:
+                    self._error = exc
+                    if self._version is not _NEVER_LOADED:
+                        logger.warning("keeping the enrolled people read before: %s", exc)
+            if self._error is not None and self._version is _NEVER_LOADED:
+                raise self._error
+            return self._registry

@@ -1,88 +1,53 @@
-"""The emotion log: sessions and observations in a SQL database (SQLAlchemy; SQLite by default).
+"""The emotion log: sessions and observations in a SQL database (SQLite by default, or PostgreSQL).
 
-Writes are queued and done in batches by a writer thread, so the frame path never waits on the
-database. When the database refuses writes (locked, read-only, disk full) the pending rows stay
-in memory, `last_error` says why, and the writer retries; a failed batch is rolled back whole,
-so nothing already stored is touched. The schema uses only portable types (PostgreSQL works
-unchanged with its URL).
+Writes go through a write-behind queue (`writebehind.py`), so the frame path never waits on the
+database; a failed batch is rolled back whole, so nothing already stored is touched.
+
+Several app servers may share one PostgreSQL. Deletes are final everywhere: rows that arrive later
+for a deleted session are refused (its id stays in `deleted_sessions`), and so are observations of
+a forgotten person counted before the forget (only a salted hash of the name is kept, in
+`forgotten_people`). `was_deleted` tells a counting page that its session was deleted elsewhere.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    Double,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from .config import DbTimeouts
+from .db import erase, make_engine, name_hash, parse_url, reason, salt, upgrade
 from .errors import StoreError
+from .schema import (
+    deleted_sessions_table,
+    forgotten_people_table,
+    metadata,
+    observations_table,
+    sessions_table,
+)
+from .writebehind import End, NewSession, Observation, Op, Rows, StoredBatch, WriteBehind
+
+if TYPE_CHECKING:
+    from .live import FinalScores
+
+__all__ = ["EmotionLog", "Observation", "SessionInfo", "forget_person_records", "metadata", "write_csv"]
 
 logger = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_S = 2.0
-"""How long one SQLite write waits for a lock before the batch is counted as failed."""
-BATCH_INTERVAL_S = 0.5
-"""Queued writes are gathered this long into one transaction."""
-RETRY_INTERVAL_S = 2.0
-"""Pause between attempts while the database refuses writes."""
 CLOSE_TIMEOUT_S = 5.0
+RECOGNITION_GRACE_S = 10.0
+"""After a forget, other servers may still name the person until their registry refreshes (5 s):
+their observations up to this long after the forget are refused too."""
 
-metadata = MetaData()
-sessions_table = Table(
-    "sessions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("started_at", Double, nullable=False),
-    Column("ended_at", Double),
-    Column("model", String(64)),
-    Column("settings", JSON(none_as_null=True), nullable=False),
-    Column("final", JSON(none_as_null=True)),
-)
-observations_table = Table(
-    "observations",
-    metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("timestamp", Double, nullable=False),
-    Column("person", String(200), nullable=False, index=True),
-    Column("emotion", String(16), nullable=False),
-    Column("probability", Double, nullable=False),
-)
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One counted emotion of one person at one time (unix seconds)."""
-
-    timestamp: float
-    person: str
-    emotion: str
-    probability: float
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,264 +59,256 @@ class SessionInfo:
     ended_at: float | None
     model: str | None
     people: list[str]
-    final: dict | None
+    final: dict | None  # `FinalScores.to_dict` form; None while running
     observations: int
     settings: dict | None = None  # the settings it was counted with (`LiveSession` stores them)
+
+    def final_scores(self) -> FinalScores | None:
+        """The frozen final scores of a finished session."""
+        from .live import FinalScores  # live imports this module
+
+        if self.final is None or self.ended_at is None:
+            return None
+        return FinalScores.from_dict(self.final, self.id, self.started_at, self.ended_at)
 
 
 class EmotionLog:
     """Sessions and observations in the database at `url`, written off the caller's thread."""
 
-    def __init__(self, url: str) -> None:
-        """Open the database (creating its tables; SQLite in WAL mode) and start the writer thread.
+    def __init__(self, url: str, timeouts: DbTimeouts | None = None) -> None:
+        """Prepare the database and start the writer thread (no connection is made yet).
 
-        Raises `StoreError` only for an unusable URL; a database that refuses writes is reported
-        through `last_error` and retried.
+        Raises `StoreError` only for an unusable URL. The schema is upgraded on first use; a
+        database that refuses writes is reported through `last_error` and retried.
         """
-        self._engine = _make_engine(url)
-        self._cond = threading.Condition()
-        self._db = threading.Lock()  # one writing transaction at a time in this process
-        self._pending: list[_Op] = []
-        self._ids: dict[int, int] = {}  # provisional session key -> stored id
-        self._next_key = -1
-        self._error: str | None = None
-        self._hurry = False
-        self._closing = False
+        self._engine = make_engine(url, timeouts)
+        self._schema_lock = threading.Lock()
         self._schema_ready = False
-        with self._db:
-            try:
-                self._ensure_schema()
-            except SQLAlchemyError as exc:
-                self._fail(exc)
-        self._thread = threading.Thread(target=self._run, name="emotion-log-writer", daemon=True)
-        self._thread.start()
+        self._salt: str | None = None
+        self._queue = WriteBehind(self._store_batch)
 
     # -- writing -----------------------------------------------------------------------------
 
     def start_session(self, started_at: float, model: str | None, settings: Mapping[str, Any]) -> int:
         """Create a session and return its id (negative and provisional while the database refuses writes)."""
-        op = _NewSession(0, float(started_at), model, dict(settings))
-        with self._db:
+        op = NewSession(0, float(started_at), model, dict(settings))
+        with self._queue.paused():
             try:
                 self._ensure_schema()
                 with self._engine.begin() as conn:
-                    return int(conn.execute(insert(sessions_table).values(op.values())).inserted_primary_key[0])
+                    return self._insert_session(conn, op)
             except SQLAlchemyError as exc:
-                self._fail(exc)
-        with self._cond:
-            op.key = self._next_key
-            self._next_key -= 1
-            self._pending.append(op)
-            self._cond.notify_all()
-        return op.key
+                self._queue.fail(f"cannot write the emotion log: {reason(exc)}")
+        return self._queue.provisional(op)
 
     def add_observations(self, session_id: int, rows: Sequence[Observation]) -> None:
         """Queue `rows` for the session; never blocks on the database."""
-        if not rows:
-            return
-        with self._cond:
-            # Always a new entry: an earlier one may be in the batch the writer is storing right now.
-            self._pending.append(_Rows(session_id, list(rows)))
-            self._cond.notify_all()
+        if rows:
+            self._queue.put(Rows(session_id, list(rows)))
 
     def end_session(self, session_id: int, ended_at: float, final: Mapping[str, Any]) -> None:
         """Queue the end time and frozen final scores of the session."""
-        with self._cond:
-            self._pending.append(_End(session_id, float(ended_at), dict(final)))
-            self._hurry = True
-            self._cond.notify_all()
+        self._queue.put(End(session_id, float(ended_at), dict(final)), hurry=True)
 
     def stored_id(self, session_id: int | None) -> int | None:
         """The database id of a session id returned by `start_session`, None while not stored yet."""
-        if session_id is None or session_id > 0:
-            return session_id
-        with self._cond:
-            return self._ids.get(session_id)
+        return self._queue.stored_id(session_id)
+
+    def was_deleted(self, session_id: int | None) -> bool:
+        """True once the session is known to be deleted (on this or another server); its writes are dropped."""
+        return self._queue.is_deleted(session_id)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued write is stored; False if that did not happen within `timeout` s."""
-        with self._cond:
-            self._hurry = True
-            self._cond.notify_all()
-            return self._cond.wait_for(lambda: not self._pending, timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._pending or self._closing)
-                if self._closing and not self._pending:
-                    return
-                # Gather rows into one transaction; wait longer between attempts while failing.
-                pause = RETRY_INTERVAL_S if self._error else BATCH_INTERVAL_S
-                self._cond.wait_for(lambda: self._hurry or self._closing, pause)
-                self._hurry = False
-            with self._db:
-                with self._cond:
-                    batch = list(self._pending)
-                stored = self._write(batch)
-                with self._cond:
-                    if stored:
-                        done = set(map(id, batch))
-                        self._pending = [op for op in self._pending if id(op) not in done]
-                        if not self._pending:
-                            self._error = None
-                    self._cond.notify_all()
-                    if self._closing and not stored:
-                        return
-
-    def _write(self, batch: list[_Op]) -> bool:
-        """Store `batch` in one transaction; False (and nothing changed) if the database refused."""
-        try:
-            self._ensure_schema()
-            with self._engine.begin() as conn:
-                ids = dict(self._ids)
-                referenced = {op.key for op in batch if op.key > 0}
-                existing = (
-                    set(conn.scalars(select(sessions_table.c.id).where(sessions_table.c.id.in_(referenced))))
-                    if referenced
-                    else set()
-                )
-                rows = []
-                for op in batch:
-                    if isinstance(op, _NewSession):
-                        ids[op.key] = stored = conn.execute(
-                            insert(sessions_table).values(op.values())
-                        ).inserted_primary_key[0]
-                        existing.add(stored)
-                        continue
-                    session = op.key if op.key > 0 else ids.get(op.key)
-                    if session not in existing:
-                        continue  # the session was deleted meanwhile
-                    if isinstance(op, _Rows):
-                        rows.extend(
-                            {
-                                "session_id": session,
-                                "timestamp": r.timestamp,
-                                "person": r.person,
-                                "emotion": r.emotion,
-                                "probability": r.probability,
-                            }
-                            for r in op.rows
-                        )
-                    else:
-                        conn.execute(
-                            update(sessions_table)
-                            .where(sessions_table.c.id == session)
-                            .values(ended_at=op.ended_at, final=op.final)
-                        )
-                if rows:
-                    conn.execute(insert(observations_table), rows)
-        except SQLAlchemyError as exc:
-            self._fail(exc)
-            return False
-        with self._cond:
-            self._ids = ids
-        return True
-
-    def _ensure_schema(self) -> None:
-        if not self._schema_ready:
-            metadata.create_all(self._engine)
-            self._schema_ready = True
-
-    def _fail(self, exc: SQLAlchemyError) -> None:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        logger.warning("emotion log write failed: %s", reason)
-        with self._cond:
-            self._error = f"cannot write the emotion log: {reason}"
+        return self._queue.flush(timeout)
 
     @property
     def last_error(self) -> str | None:
         """The last database failure, None once writes succeed again."""
-        with self._cond:
-            if self._error is None:
-                return None
-            waiting = sum(len(op.rows) for op in self._pending if isinstance(op, _Rows))
-            return f"{self._error} ({waiting} observations waiting to be stored)"
+        return self._queue.last_error(
+            lambda ops: f"{sum(len(op.rows) for op in ops if isinstance(op, Rows))} observations waiting to be stored"
+        )
+
+    def _insert_session(self, conn: Connection, op: NewSession) -> int:
+        values = op.values()
+        if self._engine.dialect.name == "sqlite":
+            # SQLite reuses the highest id after it is deleted; a deleted session's id must stay unused.
+            highest = max(
+                conn.scalar(select(func.max(sessions_table.c.id))) or 0,
+                conn.scalar(select(func.max(deleted_sessions_table.c.id))) or 0,
+            )
+            values["id"] = highest + 1
+        return int(conn.execute(insert(sessions_table).values(values)).inserted_primary_key[0])  # type: ignore[index]
+
+    def _store_batch(self, batch: list[Op], ids: dict[int, int]) -> StoredBatch:
+        """Store `batch` in one transaction, refusing writes of deleted sessions and forgotten people."""
+        self._ensure_schema()
+        new_ids: dict[int, int] = {}
+
+        def resolve(key: int) -> int | None:
+            return key if key > 0 else ids.get(key, new_ids.get(key))
+
+        with self._engine.begin() as conn:
+            # Sessions created in an earlier batch are referenced by their stored id (a provisional
+            # key resolves through `ids`); one missing from the table was deleted meanwhile.
+            referenced = {
+                session for op in batch if not isinstance(op, NewSession) and (session := resolve(op.key)) is not None
+            }
+            started = dict(
+                conn.execute(
+                    select(sessions_table.c.id, sessions_table.c.started_at).where(sessions_table.c.id.in_(referenced))
+                ).all()
+                if referenced
+                else []
+            )
+            deleted = {session for session in referenced if session not in started}
+            forgotten = self._forgotten(conn, batch)
+            rows: list[dict[str, Any]] = []
+            for op in batch:
+                if isinstance(op, NewSession):
+                    new_ids[op.key] = stored = self._insert_session(conn, op)
+                    started[stored] = op.started_at
+                    continue
+                session = resolve(op.key)
+                if session is None or session not in started:
+                    continue  # the session was deleted meanwhile
+                if isinstance(op, Rows):
+                    rows.extend(
+                        {
+                            "session_id": session,
+                            "timestamp": r.timestamp,
+                            "person": r.person,
+                            "emotion": r.emotion,
+                            "probability": r.probability,
+                        }
+                        for r in op.rows
+                        if r.timestamp > forgotten.get(r.person, -1.0)
+                    )
+                else:
+                    final = op.final
+                    for name, until in forgotten.items():
+                        if started[session] <= until:
+                            final = _without(final, name)
+                    conn.execute(
+                        update(sessions_table)
+                        .where(sessions_table.c.id == session)
+                        .values(ended_at=op.ended_at, final=final)
+                    )
+            if rows:
+                conn.execute(insert(observations_table), rows)
+        return StoredBatch(new_ids, deleted)
+
+    def _forgotten(self, conn: Connection, batch: list[Op]) -> dict[str, float]:
+        """Names in `batch` that were forgotten, with the time until which their rows are refused."""
+        names = {r.person for op in batch if isinstance(op, Rows) for r in op.rows}
+        names |= {name for op in batch if isinstance(op, End) for name in op.final.get("people", {})}
+        if not names:
+            return {}
+        hashes = {name_hash(self._name_salt(conn), name): name for name in names}
+        found = conn.execute(
+            select(forgotten_people_table.c.name_hash, forgotten_people_table.c.forgotten_at).where(
+                forgotten_people_table.c.name_hash.in_(hashes)
+            )
+        )
+        return {hashes[digest]: at + RECOGNITION_GRACE_S for digest, at in found}
+
+    def _name_salt(self, conn: Connection) -> str:
+        if self._salt is None:
+            self._salt = salt(conn)
+        return self._salt
+
+    def _ensure_schema(self) -> None:
+        with self._schema_lock:
+            if not self._schema_ready:
+                upgrade(self._engine)
+                self._schema_ready = True
+
+    def _read_schema(self) -> None:
+        """Upgrade the schema before a read if the database allows (a read-only one may still be read)."""
+        try:
+            self._ensure_schema()
+        except SQLAlchemyError as exc:
+            if getattr(exc, "statement", None) is None:  # no connection at all: the read would wait again
+                raise _read_error(exc) from None
+            logger.warning("cannot upgrade the emotion log's schema: %s", reason(exc))
 
     # -- deleting ----------------------------------------------------------------------------
 
     def delete_session(self, session_id: int) -> None:
-        """Delete one session and its observations, stored or pending."""
-        keys = {session_id}
+        """Delete one session and its observations, stored or pending; it stays deleted on every server."""
         stored = self.stored_id(session_id)
-        if stored is not None:
-            keys.add(stored)
-        with self._db:
+        with self._queue.paused():
             if stored is not None:
-                self._change(
-                    lambda conn: (
-                        conn.execute(delete(observations_table).where(observations_table.c.session_id == stored)),
-                        conn.execute(delete(sessions_table).where(sessions_table.c.id == stored)),
-                    )
-                )
-            with self._cond:
-                self._pending = [op for op in self._pending if op.key not in keys]
+                self._change(lambda conn: _delete_sessions(conn, [stored]))
+            self._queue.mark_deleted({session_id} if stored is None else {session_id, stored})
+        erase(self._engine, ("observations", "sessions"))
 
     def delete_all(self) -> None:
         """Delete every session and observation, stored or pending (enrolled faces are not touched)."""
-        with self._db:
-            self._change(lambda conn: (conn.execute(delete(observations_table)), conn.execute(delete(sessions_table))))
-            with self._cond:
-                self._pending = []
-            self._checkpoint()
+        with self._queue.paused():
+            deleted = self._change(lambda conn: _delete_sessions(conn, None))
+            self._queue.mark_deleted(deleted | self._queue.drop_all())
+        erase(self._engine, ("observations", "sessions"))
 
     def forget_person(self, name: str) -> int:
         """Delete every observation of `name`, stored or pending; return how many were deleted.
 
-        The person is also removed from the final scores stored with each session.
+        The person is also removed from the final scores stored with each session, and their
+        observations counted until now that arrive later from any server are refused.
         """
 
-        def change(conn) -> int:
+        def change(conn: Connection) -> int:
+            digest = name_hash(self._name_salt(conn), name)
+            conn.execute(delete(forgotten_people_table).where(forgotten_people_table.c.name_hash == digest))
+            conn.execute(insert(forgotten_people_table).values(name_hash=digest, forgotten_at=time.time()))
             deleted = conn.execute(delete(observations_table).where(observations_table.c.person == name)).rowcount
             for session, final in conn.execute(
                 select(sessions_table.c.id, sessions_table.c.final).where(sessions_table.c.final.is_not(None))
-            ):
+            ).all():
                 if name in (final or {}).get("people", {}):
                     conn.execute(
                         update(sessions_table).where(sessions_table.c.id == session).values(final=_without(final, name))
                     )
-            return deleted
+            return int(deleted)
 
-        with self._db:
+        pending = 0
+
+        def forget_queued(ops: list[Op]) -> None:
+            nonlocal pending
+            for op in ops:
+                if isinstance(op, Rows):
+                    kept = [row for row in op.rows if row.person != name]
+                    pending += len(op.rows) - len(kept)
+                    op.rows = kept
+                elif isinstance(op, End):
+                    op.final = _without(op.final, name)
+
+        with self._queue.paused():
             deleted = self._change(change)
-            with self._cond:
-                for op in self._pending:
-                    if isinstance(op, _Rows):
-                        kept = [row for row in op.rows if row.person != name]
-                        deleted += len(op.rows) - len(kept)
-                        op.rows = kept
-                    elif isinstance(op, _End):
-                        op.final = _without(op.final, name)
-            self._checkpoint()
-        return deleted
+            self._queue.edit(forget_queued)
+        erase(self._engine, ("observations", "sessions"))
+        return deleted + pending
 
-    def _change(self, change):
-        """Run `change(connection)` in one transaction (caller holds `_db`); `StoreError` on failure."""
+    def _change(self, change: Callable[[Connection], T]) -> T:
+        """Run `change(connection)` in one transaction; `StoreError` on failure (nothing changed)."""
         try:
             self._ensure_schema()
             with self._engine.begin() as conn:
                 return change(conn)
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise StoreError(f"cannot change the emotion log: {reason}; nothing was deleted") from None
-
-    def _checkpoint(self) -> None:
-        # Deleted rows must not linger in SQLite's write-ahead log (secure_delete zeroes the pages).
-        if self._engine.dialect.name == "sqlite":
-            try:
-                with self._engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            except SQLAlchemyError as exc:
-                logger.warning("WAL checkpoint failed: %s", exc)
+            raise StoreError(f"cannot change the emotion log: {reason(exc)}; nothing was deleted") from None
 
     # -- reading -----------------------------------------------------------------------------
 
     def sessions(self) -> list[SessionInfo]:
         """Stored sessions, newest first."""
         s, o = sessions_table, observations_table
+        self._read_schema()
         try:
             with self._engine.connect() as conn:
-                counts = dict(conn.execute(select(o.c.session_id, func.count()).group_by(o.c.session_id)).all())
+                counts: dict[int, int] = dict(
+                    conn.execute(select(o.c.session_id, func.count()).group_by(o.c.session_id)).all()
+                )
                 people: dict[int, list[str]] = {}
                 for session, person in conn.execute(
                     select(o.c.session_id, o.c.person).distinct().order_by(o.c.session_id, o.c.person)
@@ -373,6 +330,7 @@ class EmotionLog:
         query = select(o.c.timestamp, o.c.person, o.c.emotion, o.c.probability).order_by(o.c.timestamp, o.c.id)
         if session_id is not None:
             query = query.where(o.c.session_id == self.stored_id(session_id))
+        self._read_schema()
         try:
             with self._engine.connect() as conn:
                 return [Observation(*row) for row in conn.execute(query)]
@@ -387,12 +345,8 @@ class EmotionLog:
 
     def close(self) -> None:
         """Flush what can be flushed (a few seconds at most) and stop the writer thread."""
-        if not self.flush(CLOSE_TIMEOUT_S):
+        if not self._queue.close(CLOSE_TIMEOUT_S):
             logger.warning("emotion log closed with unsaved writes: %s", self.last_error)
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()
-        self._thread.join(CLOSE_TIMEOUT_S + BUSY_TIMEOUT_S)
         self._engine.dispose()
 
 
@@ -415,9 +369,9 @@ def write_csv(rows: Sequence[Observation], target: str | Path | TextIO) -> int:
     return len(rows)
 
 
-def forget_person_records(url: str, name: str) -> int:
+def forget_person_records(url: str, name: str, timeouts: DbTimeouts | None = None) -> int:
     """Delete every stored observation of `name` from the database at `url`; return how many."""
-    parsed = _parse_url(url)
+    parsed = parse_url(url)
     if (
         parsed.get_backend_name() == "sqlite"
         and parsed.database
@@ -425,83 +379,36 @@ def forget_person_records(url: str, name: str) -> int:
         and not Path(parsed.database).exists()
     ):
         return 0
-    emotion_log = EmotionLog(url)
+    emotion_log = EmotionLog(url, timeouts)
     try:
         return emotion_log.forget_person(name)
     finally:
         emotion_log.close()
 
 
-@dataclass(eq=False)
-class _NewSession:
-    key: int
-    started_at: float
-    model: str | None
-    settings: dict
-
-    def values(self) -> dict:
-        return {"started_at": self.started_at, "model": self.model, "settings": self.settings}
-
-
-@dataclass(eq=False)
-class _Rows:
-    key: int
-    rows: list[Observation] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class _End:
-    key: int
-    ended_at: float
-    final: dict
-
-
-_Op = _NewSession | _Rows | _End
-
-
 def _without(final: dict, name: str) -> dict:
+    """`final` (the `FinalScores.to_dict` form) without `name`'s scores."""
     people = {person: stats for person, stats in final.get("people", {}).items() if person != name}
     return {**final, "people": people}
 
 
+def _delete_sessions(conn: Connection, ids: list[int] | None) -> set[int]:
+    """Delete sessions `ids` (None: all) with their observations, leaving tombstones; return the ids."""
+    query = select(sessions_table.c.id)
+    if ids is not None:
+        query = query.where(sessions_table.c.id.in_(ids))
+    found = set(conn.scalars(query))
+    if found:
+        now = time.time()
+        conn.execute(insert(deleted_sessions_table), [{"id": session, "deleted_at": now} for session in sorted(found)])
+    if ids is None:
+        conn.execute(delete(observations_table))
+        conn.execute(delete(sessions_table))
+    else:
+        conn.execute(delete(observations_table).where(observations_table.c.session_id.in_(ids)))
+        conn.execute(delete(sessions_table).where(sessions_table.c.id.in_(ids)))
+    return found
+
+
 def _read_error(exc: SQLAlchemyError) -> StoreError:
-    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    return StoreError(f"cannot read the emotion log: {reason}")
-
-
-def _parse_url(url: str):
-    try:
-        return make_url(url)
-    except ArgumentError:
-        raise StoreError(f"not a database URL: {url!r}") from None
-
-
-def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA secure_delete=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError as exc:  # read-only or locked: the writes will report it
-            logger.warning("cannot switch SQLite to WAL mode: %s", exc)
-    finally:
-        cursor.close()
-
-
-def _make_engine(url: str) -> Engine:
-    parsed = _parse_url(url)
-    options: dict[str, Any] = {}
-    sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite:
-        options["connect_args"] = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
-        if parsed.database in (None, "", ":memory:"):
-            options["poolclass"] = StaticPool  # one shared in-memory database for every thread
-    try:
-        engine = create_engine(parsed, **options)
-    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-        raise StoreError(f"cannot use database URL {parsed.render_as_string(hide_password=True)}: {exc}") from None
-    if sqlite:
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+    return StoreError(f"cannot read the emotion log: {reason(exc)}")

@@ -6,6 +6,7 @@ A fresh clone without ../shared (or without fetched weights) still runs what it 
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,32 @@ def faces_path(tmp_path: Path) -> Path:
 def db_url(tmp_path: Path) -> str:
     """A SQLAlchemy URL of a fresh SQLite file."""
     return f"sqlite:///{tmp_path / 'emotions.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL server for the whole test run (see tests/postgres.py)."""
+    from tests.postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres, request):
+    """The URL of a fresh PostgreSQL database owned by a fresh non-superuser role."""
+    name = f"t_{secrets.token_hex(6)}"
+    url = postgres.create_database(name)
+    yield url
+    postgres.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request, tmp_path: Path) -> str:
+    """A fresh database of each kind: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'emotions.db'}"
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture(scope="session")

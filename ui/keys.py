@@ -14,9 +14,13 @@ CURRENT_PAGE = "current_page"  # the page that ran last in this browser session
 FLASH = "flash_message"  # a message shown once on the next run
 SIDEBAR_PREFS = "sidebar_prefs"  # the live page's sidebar values, kept while other pages run
 ENROLL_FORM = "enroll_form_generation"  # bumped after an enrollment so the inputs start empty
+DELETED_ELSEWHERE = "deleted_elsewhere"  # id of the counted session found deleted (by another server)
 VIDEO_JOB = "video_job"  # the Video page's analysis (running or done) of this browser session
 VIDEO_UPLOAD = "video_upload_generation"  # bumped after each start so the uploader is emptied
 REPORT_MADE = "report_made"  # ((session id, format), bytes) of the last report made on History
+PRINCIPAL = "signed_in"  # who this browser session acts as (ui.auth.Principal)
+GATED = "auth_gated"  # set while app.py's sign-in gate has run in this script run
+OIDC_SEEN = "oidc_seen"  # the OpenID identity whose sign-in was audited in this browser session
 
 # Widgets of the live page's sidebar.
 COUNT = "count_emotions"
@@ -28,6 +32,13 @@ COUNT_UNKNOWN = "count_unknown"
 DELETE_ALL = "delete_all"
 DELETE_SESSION = "delete_session"
 FORGET = "forget"
+
+# Sign-in and access settings.
+SIGN_IN_FORM = "sign_in"
+SIGN_OUT = "sign_out"
+OIDC_LOGIN = "oidc_login"
+OIDC_LOGOUT = "oidc_logout"
+OPERATORS_MAY_ENROLL = "operators_may_enroll"
 
 # Other widgets.
 FORGET_PERSON = "forget_person"
@@ -60,6 +71,9 @@ VIDEO_RESULT = "video-result"
 def video_file(generation: int) -> str:
     """The Video page's uploader in its generation."""
     return f"video_file_{generation}"
+
+
+AUDIT_LOG = "audit-log"
 
 
 def weight(label: str) -> str:

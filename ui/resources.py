@@ -14,13 +14,13 @@ from pathlib import Path
 import streamlit as st
 
 from emotion_core import worker
-from emotion_core.config import Settings, load_settings
+from emotion_core.config import DbTimeouts, Settings, load_settings
 from emotion_core.detectors import default_detector
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
 from emotion_core.history import SessionArchive
-from emotion_core.live import LiveSession
-from emotion_core.registry import Registry, load_registry
+from emotion_core.live import LiveSession, Snapshot
+from emotion_core.registry import Registry, RegistryWatcher, open_registry
 from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
 from emotion_core.weights import model_status
@@ -37,28 +37,25 @@ def settings() -> Settings:
         st.stop()
 
 
-def _file_stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
-
-
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _load_registry(path: str, stamp: tuple[int, int] | None) -> Registry:
-    return load_registry(path)
+def _registry_watcher(faces_path: str, db_url: str, _settings: Settings) -> RegistryWatcher:
+    return RegistryWatcher(open_registry(_settings))
+
+
+def registry_store(settings: Settings) -> RegistryWatcher:
+    """The process-wide registry store (faces.pkl, or the database server); enroll and forget through it."""
+    return _registry_watcher(str(settings.faces_path), settings.db_url, settings)
 
 
 def registry(settings: Settings) -> Registry:
-    """The enrolled people, reloaded when `faces.pkl` changes; raises `RegistryError` if unreadable."""
-    return _load_registry(str(settings.faces_path), _file_stamp(settings.faces_path))
+    """The enrolled people, re-read when they changed; raises `RegistryError` if unreadable."""
+    return registry_store(settings).current()
 
 
-def registry_or_empty(config: Settings) -> Registry:
+def registry_or_empty(settings: Settings) -> Registry:
     """The enrolled people; an unreadable registry shows an error panel and nobody is recognised."""
     try:
-        return registry(config)
+        return registry(settings)
     except EmotionCoreError as exc:
         st.error(f"The face registry cannot be read, so nobody is recognised: {exc}")
         return Registry()
@@ -94,23 +91,23 @@ def emotion_model(settings: Settings) -> ModelState:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _open_log(url: str) -> EmotionLog:
-    return EmotionLog(url)
+def _open_log(url: str, timeouts: DbTimeouts) -> EmotionLog:
+    return EmotionLog(url, timeouts)
 
 
 def emotion_log(settings: Settings) -> EmotionLog:
     """The process-wide emotion log; raises `StoreError` when the database cannot be used."""
-    return _open_log(settings.db_url)
+    return _open_log(settings.db_url, settings.db_timeouts)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _open_archive(url: str) -> SessionArchive:
-    return SessionArchive(url)
+def _open_archive(url: str, timeouts: DbTimeouts) -> SessionArchive:
+    return SessionArchive(url, timeouts)
 
 
-def session_archive(config: Settings) -> SessionArchive:
+def session_archive(settings: Settings) -> SessionArchive:
     """The process-wide read-only view of the emotion log (history, trends, reports)."""
-    return _open_archive(config.db_url)
+    return _open_archive(settings.db_url, settings.db_timeouts)
 
 
 @dataclass
@@ -137,10 +134,47 @@ def live_parts(settings: Settings, people: Registry, model: ModelState, log: Emo
         # A model fetched while the app runs: a new analysis process (tracks restart), same counts.
         parts.stream.set_model(model.name, people)
         parts.model, parts.registry = model.model, people
-    elif parts.registry is not people:
+    else:
+        _use_registry(parts, people)
+    return parts
+
+
+def _use_registry(parts: LiveParts, people: Registry) -> None:
+    if parts.registry is not people:
         parts.stream.set_registry(people)
         parts.registry = people
-    return parts
+
+
+def sync_registry(settings: Settings) -> None:
+    """Give this browser session's analyzer the people enrolled now, also by other servers.
+
+    Called on the live figures' timer, so a running camera names new people within seconds.
+    """
+    parts: LiveParts | None = st.session_state.get(keys.LIVE_PARTS)
+    if parts is None:
+        return
+    try:
+        _use_registry(parts, registry(settings))
+    except EmotionCoreError:
+        return  # the page shows the registry error on its next full run
+
+
+def deleted_elsewhere(settings: Settings, session: LiveSession, snapshot: Snapshot) -> bool:
+    """Stop counting if the counted session was deleted (on another server or page).
+
+    True from then until counting starts again, for the page to say so.
+    """
+    if snapshot.counting:
+        try:
+            log = emotion_log(settings)
+        except EmotionCoreError:
+            return False
+        if not log.was_deleted(snapshot.session_id):
+            st.session_state.pop(keys.DELETED_ELSEWHERE, None)
+            return False
+        session.stop_counting()
+        st.session_state[keys.DELETED_ELSEWHERE] = snapshot.session_id
+    return keys.DELETED_ELSEWHERE in st.session_state
 
 
 def _close_live(stream: LiveStream, session: LiveSession) -> None:

@@ -13,7 +13,7 @@ from emotion_core.live import LiveSession
 from emotion_core.privacy import privacy_markdown
 from emotion_core.store import EmotionLog
 
-from . import keys
+from . import auth, keys
 from .resources import flash
 
 
@@ -90,6 +90,9 @@ def confirm_button(
 
 
 def _delete_all(log: EmotionLog, session: LiveSession | None) -> None:
+    principal = auth.permit("delete", subject="all emotion records")
+    if principal is None:
+        return
     if session is not None:
         # The running session's rows are deleted too: stop counting rather than write into nothing
         # (a no-op when counting is off).
@@ -102,6 +105,7 @@ def _delete_all(log: EmotionLog, session: LiveSession | None) -> None:
         return
     if session is not None:
         session.clear()
+    auth.audit(principal.name, "delete-all", subject="all emotion records")
     flash("success", "All emotion records were deleted.")
 
 

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules() -> list:
     import importlib
 
-    names = ("faces", "emotions", "live", "bench")
+    names = ("faces", "emotions", "live", "bench", "database", "users")
     modules = []
     for name in names:
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
 from ..errors import SettingsError
-from ..registry import Registry, load_registry
+from ..registry import Registry, open_registry
 from ..tools.benchmark import load_frames, load_truth, run_benchmark, soak
 from ..video import VideoFrame
 from . import print_json, settings_from
@@ -51,7 +51,7 @@ def load_inputs(
     settings = settings_from(args, emotion_model=args.model)
     if args.frames is not None and args.frames < 1:
         raise SettingsError("--frames must be at least 1")
-    registry = load_registry(settings.faces_path)
+    registry = open_registry(settings).load()
     model = (
         None if settings.emotion_model == "none" else load_emotion_model(settings.emotion_model, settings.models_dir)
     )

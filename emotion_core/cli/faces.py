@@ -1,15 +1,16 @@
-"""Face commands: enroll, people, forget, identify, eval faces."""
+"""Face commands: enroll, people, forget, identify, faces export/import, eval faces."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import RegistryError, StoreError
 from ..images import load_image
 from ..networks import DETECTORS
-from ..registry import load_registry
+from ..registry import FileRegistry, Registry, load_registry, open_registry, save_registry
 from ..tools.evaluation import evaluate_detection, evaluate_faces
 from . import print_json, settings_from
 
@@ -36,6 +37,17 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
     identify.add_argument("--json", action="store_true")
     identify.set_defaults(handler=cmd_identify)
 
+    transfer = commands.add_parser("faces", help="move enrolled people between a registry file and the registry in use")
+    what = transfer.add_subparsers(dest="faces_command", required=True, metavar="WHAT")
+    export = what.add_parser("export", help="write the enrolled people to a registry file (faces.pkl format)")
+    export.add_argument("file", type=Path)
+    export.set_defaults(handler=cmd_faces_export)
+    load = what.add_parser(
+        "import", help="enroll the people of a registry file (replacing their encodings if enrolled)"
+    )
+    load.add_argument("file", type=Path)
+    load.set_defaults(handler=cmd_faces_import)
+
     faces = eval_commands.add_parser(
         "faces", help="leave-one-out identification over DIR/<person>/*, and detection figures"
     )
@@ -52,8 +64,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     from ..recognition import enroll
 
     settings = settings_from(args)
+    store = open_registry(settings)
     added = enroll(
-        settings.faces_path,
+        store,
         args.name,
         args.images,
         tolerance=settings.tolerance,
@@ -61,17 +74,18 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         min_face=settings.min_enroll_face,
         max_pixels=settings.max_image_pixels,
     )
-    print(f"enrolled {args.name.strip()}: {added} encoding(s) added to {settings.faces_path}")
+    print(f"enrolled {args.name.strip()}: {added} encoding(s) added to {store.location}")
     return 0
 
 
 def cmd_people(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    people = load_registry(settings.faces_path).people()
+    store = open_registry(settings)
+    people = store.load().people()
     if args.json:
         print_json([{"name": name, "encodings": count} for name, count in people.items()])
     elif not people:
-        print(f"nobody is enrolled ({settings.faces_path})")
+        print(f"nobody is enrolled ({store.location})")
     else:
         for name, count in people.items():
             print(f"{name}\t{count}")
@@ -79,13 +93,20 @@ def cmd_people(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
+    from ..audit import AuditLog
     from ..people import forget_person
 
     settings = settings_from(args)
-    result = forget_person(settings.faces_path, settings.db_url, args.name)
+    audit = AuditLog(settings.db_url)
+    actor = f"{getpass.getuser()} (command line)"
+    result = forget_person(
+        open_registry(settings), settings.db_url, args.name, audit, actor, "command line", settings.db_timeouts
+    )
     if result.records_error is not None:
         raise StoreError(result.records_error)
-    print(f"forgot {result.name} and {result.records} emotion record(s)")
+    if result.audit_error is not None:
+        raise StoreError(f"forgot {result.name}, but the audit log still names them: {result.audit_error}")
+    print(f"forgot {result.name} and {result.records} emotion record(s); the audit log names them {result.pseudonym}")
     return 0
 
 
@@ -93,7 +114,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
     from ..recognition import Matcher, identify
 
     settings = settings_from(args, tolerance=args.tolerance)
-    matcher = Matcher(load_registry(settings.faces_path), settings.tolerance)
+    matcher = Matcher(open_registry(settings).load(), settings.tolerance)
     results = []
     for path in args.images:
         rgb = load_image(path, max_pixels=settings.max_image_pixels)
@@ -123,6 +144,34 @@ def cmd_identify(args: argparse.Namespace) -> int:
                 or "no face found"
             )
             print(f"{result['image']}: {names}")
+    return 0
+
+
+def cmd_faces_export(args: argparse.Namespace) -> int:
+    store = open_registry(settings_from(args))
+    registry = store.load()
+    save_registry(args.file, registry)
+    print(f"exported {len(registry.people())} people ({len(registry)} encodings) from {store.location} to {args.file}")
+    return 0
+
+
+def cmd_faces_import(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        raise RegistryError(f"{args.file}: no such registry file")
+    incoming = load_registry(args.file)  # the restricted unpickler: a file can only hold names and arrays
+    store = open_registry(settings_from(args))
+    if isinstance(store, FileRegistry) and store.path.resolve() == args.file.resolve():
+        raise RegistryError(f"{args.file} is the registry in use already")
+
+    def merge(registry: Registry) -> Registry:
+        for name in incoming.people():
+            registry = registry.without_person(name).with_person(name, incoming.encodings_of(name))
+        return registry
+
+    store.update(merge)
+    print(
+        f"imported {len(incoming.people())} people ({len(incoming)} encodings) from {args.file} into {store.location}"
+    )
     return 0
 
 

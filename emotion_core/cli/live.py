@@ -12,7 +12,7 @@ from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
 from ..labels import LABELS
 from ..live import FinalScores
-from ..registry import load_registry
+from ..registry import open_registry
 from ..replay import analyze_video
 from ..store import EmotionLog, write_csv
 from . import print_json, settings_from
@@ -80,8 +80,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     settings = settings_from(args, sample_period=args.sample_period)
     model = load_model(args.model or settings.emotion_model, settings)
-    registry = load_registry(settings.faces_path)
-    log = EmotionLog(settings.db_url) if args.db else None
+    registry = open_registry(settings).load()
+    log = EmotionLog(settings.db_url, settings.db_timeouts) if args.db else None
     bar = ProgressBar(sys.stderr, str(args.video.name)) if not args.json and sys.stderr.isatty() else None
     try:
         report = analyze_video(
@@ -154,7 +154,8 @@ def _time(unix: float | None) -> str:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    log = EmotionLog(settings_from(args).db_url)
+    settings = settings_from(args)
+    log = EmotionLog(settings.db_url, settings.db_timeouts)
     try:
         sessions = log.sessions()
     finally:
@@ -178,7 +179,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print("no sessions logged")
     else:
         for s in sessions:
-            score = (s.final or {}).get("overall_score")
+            final = s.final_scores()
+            score = final.overall_score if final is not None else None
             print(
                 f"{s.id}\t{_time(s.started_at)}\t{_time(s.ended_at)}\t{s.model or '-'}\t"
                 f"{s.observations} observations\tscore {_format_score(score)}\t{', '.join(s.people) or '-'}"
@@ -191,7 +193,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from ..report import load_report, write_report
 
     settings = settings_from(args)
-    archive = SessionArchive(settings.db_url)
+    archive = SessionArchive(settings.db_url, settings.db_timeouts)
     try:
         report = load_report(archive, args.session, settings)
     finally:
@@ -227,7 +229,8 @@ class ProgressBar:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    log = EmotionLog(settings_from(args).db_url)
+    settings = settings_from(args)
+    log = EmotionLog(settings.db_url, settings.db_timeouts)
     try:
         rows = log.export_csv(args.session, args.csv)
     finally:

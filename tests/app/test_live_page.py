@@ -21,7 +21,7 @@ APP = "app.py"
 
 def app_log():
     """The emotion log the app uses (the same cached instance), with its queue written out."""
-    log = resources._open_log(load_settings().db_url)
+    log = resources.emotion_log(load_settings())
     assert log.flush()
     return log
 

@@ -106,12 +106,15 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_server(folder: Path, env: Mapping[str, str] | None = None) -> AppServer:
-    """Start the app on a free 127.0.0.1 port with the registry and database in `folder`.
+def start_server(
+    folder: Path, env: Mapping[str, str] | None = None, *, port: int | None = None, options: Iterable[str] = ()
+) -> AppServer:
+    """Start the app on `port` (default: a free one) of 127.0.0.1 with the registry and database in `folder`.
 
-    `env` adds to (or overrides) the environment; raises RuntimeError if it does not come up.
+    `env` adds to (or overrides) the environment and `options` to the `streamlit run` command line;
+    raises RuntimeError if it does not come up.
     """
-    port = free_port()
+    port = port or free_port()
     faces_path, db_path, log_path = folder / "faces.pkl", folder / "emotions.db", folder / "streamlit.log"
     environment = {
         **os.environ,
@@ -134,6 +137,7 @@ def start_server(folder: Path, env: Mapping[str, str] | None = None) -> AppServe
                 "127.0.0.1",
                 "--server.headless",
                 "true",
+                *options,
             ],
             cwd=PROJECT_ROOT,
             env=environment,

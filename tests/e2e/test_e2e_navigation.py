@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import start_server, stop_server
 
-PAGES = ["Live", "Enroll", "History"]
+PAGES = ["Live", "Enroll", "Video", "History", "Access"]  # the local admin on loopback
 
 
 @pytest.mark.parametrize("path", ["Enroll", "History"])

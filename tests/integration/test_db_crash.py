@@ -116,3 +116,63 @@ def test_rows_queued_while_a_batch_is_being_written_are_never_lost(tmp_path):
         assert len(log.observations(session)) == queued
     finally:
         log.close()
+
+
+WRITER = """
+    import sys, time
+    from emotion_core.store import EmotionLog, Observation
+    log = EmotionLog(sys.argv[1])
+    session = log.start_session(time.time(), None, {})
+    while True:
+        now = time.time()
+        log.add_observations(session, [Observation(now, "Ann", "Happy", 0.9)] * 5)
+        print(f"{now:.3f} 5", flush=True)
+        time.sleep(0.05)
+"""
+
+
+def test_kill_9_of_a_writing_server_keeps_what_it_stored_on_both_backends(any_db_url):
+    """A light writer (no video) killed with -9: everything queued more than a few seconds before
+    the kill is stored, on SQLite and PostgreSQL alike, and the database goes on working."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(WRITER), any_db_url], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    queued: list[float] = []
+    try:
+        for line in child.stdout:
+            queued.append(float(line.split()[0]))
+            if queued[-1] - queued[0] >= 5.0:
+                break
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    log = EmotionLog(any_db_url)
+    try:
+        stored = log.observations()
+        before = sum(5 for stamp in queued if stamp <= queued[-1] - MAY_LOSE_S)
+        print(f"\nkill -9 ({any_db_url.split(':')[0]}): queued {5 * len(queued)}, stored {len(stored)}")
+        assert before <= len(stored) <= 5 * len(queued)
+        assert log.start_session(time.time(), None, {}) > 0 and log.flush() and log.last_error is None
+    finally:
+        log.close()
+
+
+def test_a_restart_of_the_database_server_while_writing_loses_nothing(pg_url, postgres):
+    log = EmotionLog(pg_url)
+    try:
+        session = log.start_session(time.time(), None, {})
+        queued = 0
+        end = time.monotonic() + 6.0
+        restarted = False
+        while time.monotonic() < end:
+            log.add_observations(session, [Observation(time.time(), "Ann", "Happy", 0.9)] * 10)
+            queued += 10
+            if not restarted and time.monotonic() > end - 4.0:
+                postgres.restart()  # the open connections are cut mid-stream
+                restarted = True
+            time.sleep(0.02)
+        assert log.flush(30), log.last_error
+        assert len(log.observations(session)) == queued and log.last_error is None
+    finally:
+        log.close()

@@ -9,8 +9,6 @@ import logging
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -18,7 +16,7 @@ import pytest
 
 from tests.data import FACES, GROUPS, PROJECT_ROOT, photos
 from tests.integration.helpers import cli
-from tests.servers import app_server, clean_env
+from tests.servers import app_server, clean_env, upload_without_xsrf_token
 
 SECURITY_OPTIONS = (
     "server.enableXsrfProtection",
@@ -66,16 +64,9 @@ def test_real_server_listens_on_loopback_only_and_refuses_uploads_without_xsrf_t
     ]
     assert (("127.0.0.1", port)) in [(a.ip, a.port) for a in listening]
     assert all(a.ip == "127.0.0.1" for a in listening), listening
-    request = urllib.request.Request(
-        f"{base}/_stcore/upload_file/some-session/some-file",
-        method="PUT",
-        data=b"--x\r\n",
-        headers={"Content-Type": "multipart/form-data; boundary=x"},
-    )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 403  # the XSRF check comes before anything else on the upload route
-    assert "XSRF" in refused.value.read().decode()
+    refused = upload_without_xsrf_token(base)
+    assert refused.code == 403  # the XSRF check comes before anything else on the upload route
+    assert "XSRF" in refused.read().decode()
 
 
 # ---- the repository holds no secrets, weights, data or faces --------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import streamlit as st
 
@@ -10,8 +12,10 @@ from emotion_core.errors import EmotionCoreError
 from emotion_core.people import forget_person
 from emotion_core.recognition import enroll
 from emotion_core.registry import MAX_NAME_LENGTH
-from ui import keys, resources
+from ui import auth, keys, resources
 from ui.widgets import confirm_button, page_setup, privacy_notice
+
+logger = logging.getLogger("emotion_core.ui")
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 
@@ -37,6 +41,9 @@ def enroll_form(settings: Settings) -> None:
     )
     if not st.button("Enroll", type="primary", icon=":material/person_add:", key=keys.ENROLL_SUBMIT):
         return
+    principal = auth.permit("enroll", subject=name.strip())
+    if principal is None:
+        st.rerun()
     images = [*(files or []), *([shot] if shot is not None else [])]
     if not images:
         st.error("Add at least one photo or a camera snapshot.")
@@ -44,7 +51,7 @@ def enroll_form(settings: Settings) -> None:
     try:
         with st.spinner(f"Finding and encoding the face in {len(images)} image(s)…"):
             added = enroll(
-                settings.faces_path,
+                resources.registry_store(settings),
                 name,
                 images,
                 tolerance=settings.tolerance,
@@ -55,17 +62,30 @@ def enroll_form(settings: Settings) -> None:
     except EmotionCoreError as exc:
         st.error(f"Nothing was stored. {exc}", icon=":material/error:")
         return
+    auth.audit(principal.name, "enroll", subject=name.strip(), detail=f"{added} face encoding(s)")
     resources.flash("success", f"Enrolled {name.strip()} with {added} face encoding(s).")
     st.session_state[keys.ENROLL_FORM] = generation + 1
     st.rerun()
 
 
 def _forget(settings: Settings, name: str) -> None:
+    principal = auth.permit("forget", subject=name)
+    if principal is None:
+        return
     try:
-        result = forget_person(settings.faces_path, resources.emotion_log(settings), name)
+        result = forget_person(
+            resources.registry_store(settings),
+            resources.emotion_log(settings),
+            name,
+            auth.audit_log(settings),
+            principal.name,
+            auth.client_address(),
+        )
     except EmotionCoreError as exc:
         resources.flash("error", f"{name} was not deleted: {exc}")
         return
+    if result.audit_error is not None:
+        logger.warning("the audit log still names a forgotten person: %s", result.audit_error)
     if result.records_error is not None:
         resources.flash(
             "warning",
@@ -89,6 +109,8 @@ def people_list(settings: Settings) -> None:
         st.dataframe(
             pd.DataFrame({"Person": list(people), "Encodings": list(people.values())}), hide_index=True, width="stretch"
         )
+    if not auth.allowed("forget"):
+        return
     name = st.selectbox(
         "Delete a person", list(people), index=None, placeholder="Choose a person", key=keys.FORGET_PERSON
     )
@@ -107,6 +129,7 @@ def people_list(settings: Settings) -> None:
 
 def main() -> None:
     page_setup("Enroll", ":material/person_add:")
+    auth.require("enroll")
     resources.enter_page("enroll")
     settings = resources.settings()
     st.title("Enroll")

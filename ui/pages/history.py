@@ -16,7 +16,7 @@ from emotion_core.errors import EmotionCoreError
 from emotion_core.history import SessionArchive, SessionRecord, bin_size, emotion_bins, person_trends
 from emotion_core.report import load_report, render_html, render_pdf
 from emotion_core.store import EmotionLog, write_csv
-from ui import keys, resources
+from ui import auth, keys, resources
 from ui.widgets import confirm_button, delete_all_records, page_setup, privacy_notice, store_error
 
 
@@ -29,10 +29,11 @@ def duration_text(info: SessionRecord) -> str:
 
 def final_scores(info: SessionRecord) -> Mapping[str, float | None]:
     """Person (and "Overall") -> frozen final score of a finished session."""
-    final = info.final or {}
-    scores = {name: stats.get("score") for name, stats in final.get("people", {}).items()}
-    if final:
-        scores["Overall"] = final.get("overall_score")
+    final = info.final_scores()
+    if final is None:
+        return {}
+    scores = {person.name: person.score for person in final.people}
+    scores["Overall"] = final.overall_score
     return scores
 
 
@@ -65,12 +66,22 @@ def sessions_table(sessions: Sequence[SessionRecord]) -> pd.DataFrame:
 
 
 def _delete(log: EmotionLog, session_id: int) -> None:
+    principal = auth.permit("delete", subject=f"session {session_id}")
+    if principal is None:
+        return
     try:
         log.delete_session(session_id)
     except EmotionCoreError as exc:
         resources.flash("error", f"Session {session_id} was not deleted: {exc}")
         return
+    auth.audit(principal.name, "delete-session", subject=f"session {session_id}")
     resources.flash("success", f"Deleted session {session_id}.")
+
+
+def _exported(session_id: int, rows: int, what: str = "CSV") -> None:
+    principal = auth.permit("export", subject=f"session {session_id}")
+    if principal is not None:
+        auth.audit(principal.name, "export", subject=f"session {session_id}", detail=f"{what}, {rows} observations")
 
 
 def trends(sessions: Sequence[SessionRecord]) -> None:
@@ -135,6 +146,8 @@ def report_download(archive: SessionArchive, info: SessionRecord, settings: Sett
         mime="text/html" if fmt == "html" else "application/pdf",
         icon=":material/download:",
         key=keys.DOWNLOAD_REPORT,
+        on_click=_exported,
+        args=(info.id, info.observations, f"{fmt.upper()} report"),
     )
 
 
@@ -182,9 +195,13 @@ def session_detail(log: EmotionLog, archive: SessionArchive, info: SessionRecord
         file_name=f"emotion-session-{info.id}.csv",
         mime="text/csv",
         icon=":material/download:",
+        on_click=_exported,
+        args=(info.id, len(observations)),
     )
     with report:
         report_download(archive, info, settings)
+    if not auth.allowed("delete"):
+        return
     with delete:
         confirm_button(
             "Delete this session",
@@ -200,6 +217,7 @@ def session_detail(log: EmotionLog, archive: SessionArchive, info: SessionRecord
 
 def main() -> None:
     page_setup("History", ":material/history:")
+    auth.require("history")
     resources.enter_page("history")
     settings = resources.settings()
     st.title("History")
@@ -239,8 +257,9 @@ def main() -> None:
             ),
         )
         session_detail(log, archive, by_id[chosen], settings)
-    st.divider()
-    delete_all_records(log, resources.current_live_session())
+    if auth.allowed("delete"):
+        st.divider()
+        delete_all_records(log, resources.current_live_session())
     privacy_notice(settings)
 
 

@@ -15,12 +15,14 @@ from emotion_core.live import FinalScores, LiveSession, Snapshot
 from emotion_core.store import EmotionLog
 from emotion_core.stream import LiveStream
 from emotion_core.weights import FETCH_HINT
-from ui import keys, resources
+from ui import auth, keys, resources
 from ui.camera import camera
 from ui.widgets import delete_all_records, page_setup, privacy_notice, store_error
 
 
 def _toggle_counting(session: LiveSession) -> None:
+    if auth.permit("live") is None:
+        return
     if st.session_state[keys.COUNT]:
         session.start_counting()
     else:
@@ -114,8 +116,9 @@ def sidebar(
     parts.stream.set_tolerance(tolerance)
     session.update_settings(sample_period=period, weights=weights, count_unknown=count_unknown)
 
-    st.divider()
-    delete_all_records(log, session)
+    if auth.allowed("delete"):
+        st.divider()
+        delete_all_records(log, session)
     resources.show_flash()
 
 
@@ -149,7 +152,12 @@ def faces_in_view(snapshot: Snapshot) -> str:
 
 def live_stats(stream: LiveStream, playing: bool) -> None:
     """The live figures; redrawn on a timer while the camera runs."""
+    settings = resources.settings()
+    resources.sync_registry(settings)
     snapshot = stream.session.snapshot()
+    deleted = resources.deleted_elsewhere(settings, stream.session, snapshot)
+    if deleted and snapshot.counting:
+        st.rerun()  # the whole page, so that the Count emotions toggle shows counting stopped
     with st.container(key=keys.LIVE_STATS):
         overall, people, observations, view = st.columns([1, 1, 1, 3])
         overall.metric("Overall confidence", charts.score_text(snapshot.overall_score))
@@ -164,7 +172,13 @@ def live_stats(stream: LiveStream, playing: bool) -> None:
             )
         if snapshot.store_error:
             st.warning(f"Observations are kept in memory until the database accepts them again: {snapshot.store_error}")
-        if snapshot.final is not None and not snapshot.counting:
+        if deleted:
+            st.warning(
+                "This session was deleted on another server, so counting stopped and nothing more is saved. "
+                "Turn on **Count emotions** to start a new session.",
+                icon=":material/delete_forever:",
+            )
+        elif snapshot.final is not None and not snapshot.counting:
             final_panel(snapshot.final)
         if not snapshot.people:
             st.info(
@@ -187,6 +201,7 @@ def live_stats(stream: LiveStream, playing: bool) -> None:
 
 def main() -> None:
     page_setup("Live", ":material/videocam:")
+    auth.require("live")
     returning = resources.enter_page("live") not in (None, "live")
     settings = resources.settings()
     st.title("Live emotion recognition")
@@ -222,7 +237,8 @@ def main() -> None:
                 st.code(FETCH_HINT["faceapi"], language="bash")
         if len(people) == 0:
             st.info("Nobody is enrolled yet, so every face is labelled Unknown.", icon=":material/person_add:")
-            st.page_link("ui/pages/enroll.py", label="Enroll a person", icon=":material/arrow_forward:")
+            if auth.allowed("enroll"):
+                st.page_link("ui/pages/enroll.py", label="Enroll a person", icon=":material/arrow_forward:")
     with video:
         ctx = camera(settings, parts.stream, returning=returning)
     playing = ctx.state.playing

@@ -14,14 +14,14 @@ from emotion_core.history import bin_size, emotion_bins
 from emotion_core.registry import Registry
 from emotion_core.replay import VideoReport
 from emotion_core.store import EmotionLog
-from ui import keys, resources
+from ui import auth, keys, resources
 from ui.video_job import VIDEO_TYPES, VideoJob, check_upload, start_job
 from ui.widgets import page_setup, privacy_notice, store_error
 
 POLL_S = 0.5
 
 
-def _start(config: Settings, people: Registry, model: resources.ModelState, log: EmotionLog) -> None:
+def _start(settings: Settings, people: Registry, model: resources.ModelState, log: EmotionLog) -> None:
     generation = st.session_state.get(keys.VIDEO_UPLOAD, 0)
     uploaded = st.session_state.get(keys.video_file(generation))
     if uploaded is None:
@@ -38,7 +38,7 @@ def _start(config: Settings, people: Registry, model: resources.ModelState, log:
             annotate=bool(st.session_state.get(keys.VIDEO_ANNOTATE)),
             registry=people,
             model=model.model,
-            settings=config,
+            settings=settings,
             log=log,
         )
     except (OSError, EmotionCoreError) as exc:
@@ -131,7 +131,7 @@ def video_charts(report: VideoReport, weights: Mapping[str, float]) -> None:
     st.altair_chart(charts.emotion_heatmap(emotion_bins(rows, 0.0, step), step, f"Emotions per {step:g} s of video"))
 
 
-def upload_form(config: Settings, log: EmotionLog | None, people: Registry, model: resources.ModelState) -> None:
+def upload_form(settings: Settings, log: EmotionLog | None, people: Registry, model: resources.ModelState) -> None:
     generation = st.session_state.get(keys.VIDEO_UPLOAD, 0)
     limit = int(st.get_option("server.maxUploadSize"))
     st.file_uploader(
@@ -150,25 +150,26 @@ def upload_form(config: Settings, log: EmotionLog | None, people: Registry, mode
         key=keys.VIDEO_ANALYSE,
         disabled=log is None,
         on_click=_start,
-        args=(config, people, model, log),
+        args=(settings, people, model, log),
     )
 
 
 def main() -> None:
     page_setup("Video", ":material/movie:")
+    auth.require("live")  # analysing a video records a session, as counting on the Live page does
     resources.enter_page("video")
-    config = resources.settings()
+    settings = resources.settings()
     st.title("Video")
     st.markdown(
         "Upload a recording: it runs through the same pipeline as the live camera, counting from start to end, "
         "and is saved as a session named after the file. The video itself is deleted once analysed."
     )
-    people = resources.registry_or_empty(config)
-    model = resources.emotion_model(config)
+    people = resources.registry_or_empty(settings)
+    model = resources.emotion_model(settings)
     if model.model is None:
         st.warning("No emotion model is loaded, so nothing can be counted. See the live page.")
     try:
-        log: EmotionLog | None = resources.emotion_log(config)
+        log: EmotionLog | None = resources.emotion_log(settings)
     except EmotionCoreError as exc:
         store_error(exc)
         log = None
@@ -177,10 +178,10 @@ def main() -> None:
     if job is not None and job.running:
         st.fragment(progress_panel, run_every=POLL_S)(job)
     else:
-        upload_form(config, log, people, model)
+        upload_form(settings, log, people, model)
         if job is not None:
-            result_panel(job, config.weights)
-    privacy_notice(config)
+            result_panel(job, settings.weights)
+    privacy_notice(settings)
 
 
 main()
