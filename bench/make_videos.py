@@ -22,8 +22,9 @@ import numpy as np
 
 from emotion_core.boxes import Box
 from emotion_core.config import load_settings
+from emotion_core.detectors import HOG_MIN_SCORE, HogDetector
 from emotion_core.images import load_image
-from emotion_core.recognition import ENROLL_MIN_SCORE, detect_faces, enroll
+from emotion_core.recognition import enroll
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,7 +101,7 @@ def photo_path(folder: str) -> Path:
 def make_sprite(photo: Path, face_px: int) -> Sprite:
     """Crop the face of `photo` with a margin and scale it to `face_px` wide."""
     rgb = load_image(photo)
-    boxes = detect_faces(rgb, min_score=ENROLL_MIN_SCORE)
+    boxes = [face.box for face in HogDetector(min_score=HOG_MIN_SCORE).detect(rgb)]  # the videos' truth
     if len(boxes) != 1:
         raise SystemExit(f"{photo}: expected one face, found {len(boxes)}")
     top, right, bottom, left = boxes[0]
@@ -190,7 +191,7 @@ def check_detectable(path: Path) -> None:
     capture = cv2.VideoCapture(str(path))
     ok, frame = capture.read()
     capture.release()
-    found = detect_faces(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), upsample=1, max_side=None) if ok else []
+    found = HogDetector(upsample=1, max_side=None).detect(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)) if ok else []
     print(f"{path.name}: {len(truth)} faces placed, full-frame HOG finds {len(found)} in frame 0")
 
 

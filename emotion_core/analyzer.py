@@ -14,10 +14,11 @@ import numpy as np
 from .boxes import Box, scale_box
 from .calibration import correct, usable_baseline
 from .config import Settings, validate_tolerance
+from .detectors import FaceDetector, load_detector
 from .emotions import EmotionModel
 from .images import validate_frame
 from .labels import LABELS, UNKNOWN
-from .recognition import Matcher, detect_faces, encode_faces
+from .recognition import Matcher, encode_faces
 from .registry import Registry
 from .tracking import Track, Tracker
 from .visitors import VisitorBook
@@ -87,9 +88,19 @@ class FrameAnalyzer:
     Use one instance from one thread; `set_registry` and `set_tolerance` may be called from another.
     """
 
-    def __init__(self, registry: Registry, emotion_model: EmotionModel | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        emotion_model: EmotionModel | None,
+        settings: Settings,
+        detector: FaceDetector | None = None,
+    ) -> None:
         self.settings = settings
         self.emotion_model = emotion_model
+        # Frames are downscaled to detect_width before detection, so the detector itself does not.
+        self.detector = detector or load_detector(
+            settings.detector, settings.models_dir, max_side=None, upsample=settings.detect_upsample
+        )
         self._tracker = Tracker(settings.track_grace_s, settings.identity_votes)
         self._visitors = VisitorBook()
         self._matcher = _nearest_matcher(registry)
@@ -174,10 +185,8 @@ class FrameAnalyzer:
             if scale == 1.0
             else cv2.resize(bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         )
-        boxes = detect_faces(
-            cv2.cvtColor(small, cv2.COLOR_BGR2RGB), upsample=self.settings.detect_upsample, max_side=None
-        )
-        return [scale_box(box, 1.0 / scale, (height, width)) for box in boxes]
+        found = self.detector.detect(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        return [scale_box(face.box, 1.0 / scale, (height, width)) for face in found]
 
     def _identify(self, rgb: np.ndarray | None, tracks: list[Track], now: float) -> dict[int, np.ndarray]:
         """Recognise the tracks due for it; return the encodings computed, by track id."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import SettingsError
 from .labels import LABELS
-from .networks import BACKENDS
+from .networks import BACKENDS, DETECTORS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,6 +73,7 @@ ENV = {
     "db_url": "EMOTION_DB_URL",
     "models_dir": "EMOTION_MODELS_DIR",
     "emotion_model": "EMOTION_MODEL",
+    "detector": "EMOTION_DETECTOR",
     "tolerance": "EMOTION_TOLERANCE",
     "sample_period": "EMOTION_SAMPLE_PERIOD",
     "weights": "EMOTION_WEIGHTS",
@@ -113,6 +114,8 @@ class Settings:
     db_url: str = field(default_factory=default_db_url)
     models_dir: Path = PROJECT_ROOT / "models"
     emotion_model: str = "auto"
+    # Face detector (hog|retinaface); a missing retinaface model falls back to hog with a warning.
+    detector: str = "retinaface"
     # Measured on ../shared/data/faces: see docs/performance.md.
     tolerance: float = 0.55
     sample_period: float = 0.5
@@ -179,6 +182,8 @@ class Settings:
         object.__setattr__(self, "weights", validate_weights(self.weights))
         if self.emotion_model not in EMOTION_MODELS:
             raise SettingsError(f"emotion model must be one of {', '.join(EMOTION_MODELS)}, not {self.emotion_model!r}")
+        if self.detector not in DETECTORS:
+            raise SettingsError(f"detector must be one of {', '.join(DETECTORS)}, not {self.detector!r}")
         if not isinstance(self.db_url, str) or "://" not in self.db_url:
             raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
         object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))

@@ -1,7 +1,8 @@
-"""Emotion classification of face boxes: the `EmotionModel` interface and its two backends.
+"""Emotion classification of face boxes: the `EmotionModel` interface and its backends.
 
-Both backends return probabilities over the canonical `labels.LABELS`; a label a model lacks
-(Contempt for faceapi) gets 0. Each `predict` call runs one batched onnxruntime inference.
+Every backend returns probabilities over the canonical `labels.LABELS`; a label a model lacks
+(Contempt for faceapi and human) gets 0. Each `predict` call runs one batched onnxruntime
+inference per network (and view, for the ensemble's mirrored faces).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from .config import EMOTION_MODELS, load_settings
 from .errors import ModelUnavailableError, SettingsError
 from .images import DEFAULT_MAX_PIXELS, ImageSource, load_image
 from .labels import LABELS, canonical_label
-from .networks import BACKENDS, FACEAPI, HSEMOTION
+from .networks import BACKENDS, ENSEMBLE, ENSEMBLE_MEMBERS, FACEAPI, HSEMOTION, HUMAN, NetworkSpec
 from .recognition import detect_faces
 from .weights import FETCH_HINT, Progress, fetch_model, model_path, open_session
 
@@ -92,39 +93,106 @@ def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
     dy = (ys - y0).astype(np.float32)[:, None, None]
     dx = (xs - x0).astype(np.float32)[None, :, None]
-    pixels = image.astype(np.float32)
-    top = pixels[y0][:, x0] * (1 - dx) + pixels[y0][:, x1] * dx
-    bottom = pixels[y1][:, x0] * (1 - dx) + pixels[y1][:, x1] * dx
-    return top * (1 - dy) + bottom * dy
+    # Only the sampled rows and columns are converted to float (a crop can be far larger than size).
+    rows = image[np.concatenate([y0, y1])].astype(np.float32)
+    left, right = rows[:, x0], rows[:, x1]
+    mixed = left * (1 - dx) + right * dx
+    return mixed[:size] * (1 - dy) + mixed[size:] * dy
 
 
-class FaceApiModel:
-    """face-api.js's FaceExpressionNet converted to ONNX (7 labels, no Contempt)."""
+def _onnx_session(path: Path, backend: str) -> Any:
+    """An onnxruntime session for a backend's weights, or ModelUnavailableError saying how to refetch them."""
+    try:
+        return open_session(path)
+    except Exception as exc:  # onnxruntime raises several unrelated types for broken files
+        raise ModelUnavailableError(
+            f"{path} does not load ({str(exc).splitlines()[0]}); fetch it again: {FETCH_HINT[backend]}"
+        ) from None
 
-    name = "faceapi"
+
+GREY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
+"""RGB to grey as the Human library converts face crops for its emotion network."""
+
+ENSEMBLE_FLIP = True
+"""Whether the ensemble also classifies the mirrored faces (measured: docs/emotion-models.md)."""
+
+
+class _OnnxBackend:
+    """A network of ours in ONNX: `preprocess` crops the faces into its input, `infer` runs it."""
+
+    name: str
+    spec: NetworkSpec
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.input_size = FACEAPI.input_shape[0]
-        self._indices = _label_map(FACEAPI.labels)
-        try:
-            self._session = open_session(self.path)
-        except Exception as exc:  # onnxruntime raises several unrelated types for broken files
-            raise ModelUnavailableError(
-                f"{self.path} does not load ({str(exc).splitlines()[0]}); fetch it again: {FETCH_HINT['faceapi']}"
-            ) from None
+        self.input_size = self.spec.input_shape[0]
+        self._indices = _label_map(self.spec.labels)
+        self._session = _onnx_session(self.path, self.name)
         self._input = self._session.get_inputs()[0].name
 
     def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        """The network input for `boxes`: float32 (N, 112, 112, 3) RGB 0..255."""
-        return np.stack([resize_bilinear(pad_to_square(crop_box(rgb, box)), self.input_size) for box in boxes])
+        """The network input (NHWC float32) for the face `boxes` of an RGB uint8 frame."""
+        raise NotImplementedError
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities over LABELS for each sample of a network input batch."""
+        return _to_canonical(self._session.run(None, {self._input: batch})[0], self._indices)
 
     def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
         if not len(boxes):
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        probabilities = self._session.run(None, {self._input: self.preprocess(rgb, boxes)})[0]
-        return _to_canonical(probabilities, self._indices)
+        return self.infer(self.preprocess(rgb, boxes))
+
+
+class FaceApiModel(_OnnxBackend):
+    """face-api.js's FaceExpressionNet converted to ONNX (7 labels, no Contempt)."""
+
+    name = "faceapi"
+    spec = FACEAPI
+
+    def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """The network input for `boxes`: float32 (N, 112, 112, 3) RGB 0..255."""
+        return np.stack([resize_bilinear(pad_to_square(crop_box(rgb, box)), self.input_size) for box in boxes])
+
+
+class HumanModel(_OnnxBackend):
+    """The Human library's emotion network converted to ONNX (grey 64x64, 7 labels, no Contempt)."""
+
+    name = "human"
+    spec = HUMAN
+
+    def preprocess(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """The network input for `boxes`: float32 (N, 64, 64, 1) grey 0..255."""
+        crops = [resize_bilinear(crop_box(rgb, box), self.input_size) for box in boxes]
+        return np.stack([crop @ GREY_WEIGHTS for crop in crops])[..., None]
+
+
+class EnsembleModel:
+    """The mean of several networks' probabilities, optionally also over the mirrored faces
+    (one inference per network for both views)."""
+
+    name = ENSEMBLE
+
+    def __init__(self, members: Sequence[_OnnxBackend], flip: bool = ENSEMBLE_FLIP) -> None:
+        self.members = tuple(members)
+        self.flip = flip
+
+    def predict(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities over LABELS for each box (see `EmotionModel.predict`)."""
+        if not len(boxes):
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        views = [(rgb, list(boxes))]
+        if self.flip:
+            width = rgb.shape[1]
+            views.append(
+                (rgb[:, ::-1], [(top, width - left, bottom, width - right) for top, right, bottom, left in boxes])
+            )
+        total = np.zeros((len(boxes), len(LABELS)), dtype=np.float32)
+        for member in self.members:
+            rows = member.infer(np.concatenate([member.preprocess(image, view) for image, view in views]))
+            total += rows.reshape(len(views), len(boxes), len(LABELS)).mean(axis=0)
+        return total / len(self.members)
 
 
 class HSEmotionModel:
@@ -152,21 +220,38 @@ class HSEmotionModel:
         return _to_canonical(np.asarray(probabilities, dtype=np.float32), self._indices)
 
 
-BACKEND_CLASSES: dict[str, Callable[[Path], EmotionModel]] = {"hsemotion": HSEmotionModel, "faceapi": FaceApiModel}
+BACKEND_CLASSES: dict[str, Callable[[Path], EmotionModel]] = {
+    "hsemotion": HSEmotionModel,
+    "faceapi": FaceApiModel,
+    "human": HumanModel,
+}
+
+
+def _load_backend(name: str, models_dir: Path, fetch: bool, progress: Progress | None) -> EmotionModel | None:
+    """Backend `name`, None when its weights are missing (fetched first with `fetch`)."""
+    if name == ENSEMBLE:
+        members = [_load_backend(member, models_dir, fetch, progress) for member in ENSEMBLE_MEMBERS]
+        return None if any(member is None for member in members) else EnsembleModel(members)  # type: ignore[arg-type]
+    path = model_path(name, models_dir)
+    if path is None and fetch:
+        path = fetch_model(name, models_dir, progress)
+    return None if path is None else BACKEND_CLASSES[name](path)
 
 
 def load_emotion_model(
     choice: str = "auto", models_dir: Path | None = None, *, fetch: bool = False, progress: Progress | None = None
 ) -> EmotionModel:
-    """The emotion backend `choice` (auto|hsemotion|faceapi) with weights from `models_dir`.
+    """The emotion backend `choice` (auto or one of `BACKENDS`) with weights from `models_dir`.
 
-    `auto` takes hsemotion when its weights are present (and load), else faceapi. With `fetch`,
-    an explicitly chosen backend whose weights are missing is fetched first (see
-    `models.fetch_model`; `auto` never fetches). Raises ModelUnavailableError whose message says
+    `auto` takes the first backend of `BACKENDS` whose weights are present and load. With
+    `fetch`, an explicitly chosen backend whose weights are missing is fetched first (see
+    `weights.fetch_model`; `auto` never fetches). Raises ModelUnavailableError whose message says
     how to get the weights.
     """
     if choice == "none":
-        raise SettingsError("emotions are switched off (emotion model 'none'); choose auto, hsemotion or faceapi")
+        raise SettingsError(
+            f"emotions are switched off (emotion model 'none'); choose one of {', '.join(MODEL_CHOICES)}"
+        )
     if choice not in MODEL_CHOICES:
         raise SettingsError(f"emotion model must be one of {', '.join(MODEL_CHOICES)}, not {choice!r}")
     if models_dir is None:
@@ -174,25 +259,23 @@ def load_emotion_model(
     names = BACKENDS if choice == "auto" else (choice,)
     failures = []
     for name in names:
-        path = model_path(name, models_dir)
-        if path is None and fetch and choice != "auto":
-            path = fetch_model(name, models_dir, progress)
-        if path is None:
-            continue
         try:
-            return BACKEND_CLASSES[name](path)
+            model = _load_backend(name, models_dir, fetch and choice != "auto", progress)
         except ModelUnavailableError as exc:
             if choice != "auto":
                 raise
             logger.warning("%s; trying the next emotion model", exc)
             failures.append(str(exc))
+            continue
+        if model is not None:
+            return model
     if choice == "auto":
         raise ModelUnavailableError(
             "no emotion model available"
             + (f" ({'; '.join(failures)})" if failures else "")
             + f": run `{FETCH_HINT['faceapi']}`, or for hsemotion {FETCH_HINT['hsemotion']}"
         )
-    how = f"run `{FETCH_HINT['faceapi']}`" if choice == "faceapi" else FETCH_HINT["hsemotion"]
+    how = FETCH_HINT[choice] if choice == "hsemotion" else f"run `{FETCH_HINT[choice]}`"
     raise ModelUnavailableError(f"{choice} emotion model not found in {models_dir}: {how}")
 
 

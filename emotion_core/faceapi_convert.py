@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .networks import FACEAPI
+from .networks import FACEAPI, NetworkSpec
 from .networks import FACEAPI_MEAN_RGB as MEAN_RGB
 
 INPUT_SIZE = FACEAPI.input_shape[0]
@@ -28,8 +28,12 @@ OPSET = 17
 
 
 def read_weights(manifest_path: Path, bin_dir: Path) -> dict[str, np.ndarray]:
-    """Decode a TF.js weights manifest and its binary shards into float32 arrays by name."""
-    manifest = json.loads(Path(manifest_path).read_text())
+    """Decode a TF.js weights manifest file and its binary shards into float32 arrays by name."""
+    return decode_weights(json.loads(Path(manifest_path).read_text()), bin_dir)
+
+
+def decode_weights(manifest: list[dict], bin_dir: Path) -> dict[str, np.ndarray]:
+    """Decode TF.js weight groups (a manifest's entries) and their binary shards into float32 arrays."""
     weights: dict[str, np.ndarray] = {}
     for group in manifest:
         data = b"".join((Path(bin_dir) / shard).read_bytes() for shard in group["paths"])
@@ -133,18 +137,24 @@ def build_model(weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
         "Gemm", [x, g.const("fc/weights", weights["fc/weights"]), g.const("fc/bias", weights["fc/bias"])], "logits"
     )
     g.node("Softmax", [x], "probabilities", axis=1)
+    return emotion_model(g.nodes, g.initializers, "face_expression_net", FACEAPI, __name__)
+
+
+def emotion_model(
+    nodes: list[onnx.NodeProto], initializers: list[onnx.TensorProto], name: str, spec: NetworkSpec, producer: str
+) -> onnx.ModelProto:
+    """A checked ONNX model from nodes reading "input" (N, *spec.input_shape) and writing
+    "probabilities" (N, len(spec.labels)), with the labels in its metadata."""
     graph = helper.make_graph(
-        g.nodes,
-        "face_expression_net",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", INPUT_SIZE, INPUT_SIZE, 3])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(FACEAPI.labels)])],
-        g.initializers,
+        nodes,
+        name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", *spec.input_shape])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(spec.labels)])],
+        initializers,
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="emotion_core.faceapi_convert"
-    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=producer)
     model.ir_version = 8
-    helper.set_model_props(model, {"labels": ",".join(FACEAPI.labels)})
+    helper.set_model_props(model, {"labels": ",".join(spec.labels)})
     onnx.checker.check_model(model)
     return model
 

@@ -147,9 +147,17 @@ class LiveSession:
     and database writes are queued outside the lock.
     """
 
-    def __init__(self, settings: Settings, log: EmotionLog | None = None, model_name: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        log: EmotionLog | None = None,
+        model_name: str | None = None,
+        detector_name: str | None = None,
+    ) -> None:
         self._log = log
         self._model_name = model_name
+        # The detector in use (after any fallback); recorded with each session's settings.
+        self._detector_name = detector_name or settings.detector
         self._settings = settings
         self._lock = threading.Lock()
         self._period = settings.sample_period
@@ -198,6 +206,7 @@ class LiveSession:
                 "count_unknown": self._count_unknown,
                 "tolerance": self._settings.tolerance,
                 "detect_width": self._settings.detect_width,
+                "detector": self._detector_name,
                 "source": CAMERA if self._source is None else {"kind": "video", "name": self._source},
             }
         return self._log.start_session(now, self._model_name, logged)

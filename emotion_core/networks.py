@@ -33,7 +33,24 @@ HSEMOTION = NetworkSpec(
     pixel_scale=1.0,
 )
 
-NETWORKS: dict[str, NetworkSpec] = {spec.name: spec for spec in (HSEMOTION, FACEAPI)}
-"""Every emotion backend by name, in the order `auto` tries them."""
+HUMAN = NetworkSpec(
+    name="human",
+    # NHWC grey 0..255 (ITU-R 601 weights, as the Human library); the graph maps it to -1..1.
+    input_shape=(64, 64, 1),
+    labels=("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
+    pixel_scale=255.0,
+)
 
-BACKENDS: tuple[str, ...] = tuple(NETWORKS)
+NETWORKS: dict[str, NetworkSpec] = {spec.name: spec for spec in (HSEMOTION, FACEAPI, HUMAN)}
+"""Every emotion network with its own weights, by name."""
+
+ENSEMBLE = "ensemble"
+ENSEMBLE_MEMBERS = ("faceapi", "human")
+"""The backend averaging the probabilities of these networks."""
+
+BACKENDS: tuple[str, ...] = ("hsemotion", ENSEMBLE, "faceapi", "human")
+"""Every emotion backend by name, in the order `auto` tries them (best measured first, see
+docs/emotion-models.md; the hand-placed hsemotion first as before)."""
+
+DETECTORS: tuple[str, ...] = ("hog", "retinaface")
+"""Every face detector backend by name."""

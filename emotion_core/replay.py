@@ -72,8 +72,8 @@ def analyze_video(
     own_log = log is None
     emotion_log = EmotionLog(MEMORY_DB) if log is None else log
     model_name = getattr(emotion_model, "name", None)
-    session = LiveSession(settings, emotion_log, model_name)
     analyzer = FrameAnalyzer(registry, emotion_model, settings)
+    session = LiveSession(settings, emotion_log, model_name, detector_name=analyzer.detector.name)
     base = time.time()
     session.start_counting(now=base, source=source or Path(path).name)
     frames, last = 0, 0.0

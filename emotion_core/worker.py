@@ -113,7 +113,7 @@ def _serve(
     analyzer.analyze(np.zeros((120, 160, 3), np.uint8), 0.0)
     if emotion_model is not None:
         emotion_model.predict(np.zeros((112, 112, 3), np.uint8), [(0, 112, 112, 0)])
-    analyzer = FrameAnalyzer(registry, emotion_model, settings)
+    analyzer = FrameAnalyzer(registry, emotion_model, settings, detector=analyzer.detector)
     conn.send(("ready",))
     try:
         while True:

@@ -15,6 +15,7 @@ import streamlit as st
 
 from emotion_core import worker
 from emotion_core.config import DbTimeouts, Settings, load_settings
+from emotion_core.detectors import default_detector
 from emotion_core.emotions import EmotionModel, load_emotion_model
 from emotion_core.errors import EmotionCoreError, ModelUnavailableError
 from emotion_core.history import SessionArchive
@@ -123,7 +124,7 @@ def live_parts(settings: Settings, people: Registry, model: ModelState, log: Emo
     """This browser session's live objects, created on first use and kept up to date."""
     parts: LiveParts | None = st.session_state.get(keys.LIVE_PARTS)
     if parts is None:
-        session = LiveSession(settings, log, model_name=model.name)
+        session = LiveSession(settings, log, model_name=model.name, detector_name=default_detector(settings).name)
         parts = LiveParts(LiveStream(settings, people, model.name, session), session, people, model.model)
         # When Streamlit drops the browser session (tab closed), the analysis process ends and a
         # running count is ended and saved.

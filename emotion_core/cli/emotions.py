@@ -10,19 +10,19 @@ from ..emotions import MODEL_CHOICES, EmotionModel, classify_image, load_emotion
 from ..errors import ModelUnavailableError
 from ..labels import LABELS
 from ..tools.evaluation import NO_FACE, evaluate_calibrated_emotions, evaluate_emotions
-from ..weights import BACKENDS, fetch_model, model_status
+from ..weights import MODEL_NAMES, fetch_model, model_status
 from . import print_json, settings_from
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
     """Add the emotion and model commands to the parser."""
-    models = commands.add_parser("models", help="emotion model weights: status and fetch")
+    models = commands.add_parser("models", help="emotion and face detector model weights: status and fetch")
     actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    status = actions.add_parser("status", help="list each emotion backend and its weights")
+    status = actions.add_parser("status", help="list each emotion network and face detector with its weights")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=cmd_models_status)
-    fetch = actions.add_parser("fetch", help="get and prepare emotion model weights")
-    fetch.add_argument("name", nargs="?", default="all", choices=(*BACKENDS, "all"))
+    fetch = actions.add_parser("fetch", help="get and prepare model weights")
+    fetch.add_argument("name", nargs="?", default="all", choices=(*MODEL_NAMES, "all"))
     fetch.set_defaults(handler=cmd_models_fetch)
 
     emotions = commands.add_parser("emotions", help="classify the emotion of the faces in images")
@@ -57,16 +57,23 @@ def _models_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_models_status(args: argparse.Namespace) -> int:
-    statuses = model_status(_models_dir(args))
+    from ..detectors import load_detector
+
+    settings = settings_from(args)
+    statuses = model_status(settings.models_dir)
+    # The detector the commands and the app will use (after any fallback), as they load it.
+    detector = load_detector(settings.detector, settings.models_dir).name
     if args.json:
         print_json(
             [
                 {
                     "name": s.name,
+                    "kind": s.kind,
                     "available": s.available,
                     "path": str(s.path) if s.path else None,
                     "size_bytes": s.size_bytes,
                     "source": s.source,
+                    **({"in_use": s.name == detector} if s.kind == "detector" else {}),
                 }
                 for s in statuses
             ]
@@ -75,6 +82,7 @@ def cmd_models_status(args: argparse.Namespace) -> int:
     for s in statuses:
         where = f"{s.path} ({(s.size_bytes or 0) / 1e6:.1f} MB)" if s.path else "not available"
         print(f"{s.name:<10} {'available' if s.available else 'missing':<9}  {where}  source: {s.source}")
+    print(f"face detector in use: {detector} (EMOTION_DETECTOR={settings.detector})")
     return 0
 
 
@@ -86,7 +94,7 @@ def _progress(message: str) -> None:
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
     models_dir = _models_dir(args)
-    names = BACKENDS if args.name == "all" else (args.name,)
+    names = MODEL_NAMES if args.name == "all" else (args.name,)
     failures = []
     for name in names:
         try:

@@ -28,10 +28,11 @@ from .. import recognition
 from ..analyzer import FrameAnalyzer
 from ..boxes import Box, iou
 from ..config import Settings
+from ..detectors import HogDetector
 from ..emotions import EmotionModel
 from ..errors import VideoError
 from ..labels import is_stranger
-from ..recognition import Matcher, detect_faces, encode_faces
+from ..recognition import Matcher, encode_faces
 from ..registry import Registry
 from ..video import VideoFrame, read_frames
 
@@ -223,6 +224,7 @@ def run_naive(
 ) -> PipelineRun:
     """The naive pipeline on every frame: full-frame HOG (upsample=1), encode and classify each face."""
     matcher = Matcher(registry, tolerance)
+    detector = HogDetector(upsample=1, max_side=None)
     clock = StageClock()
     run = PipelineRun("naive")
 
@@ -230,7 +232,7 @@ def run_naive(
         with clock.stage("convert"):
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         with clock.stage("detect"):
-            boxes = detect_faces(rgb, upsample=1, max_side=None)
+            boxes = [face.box for face in detector.detect(rgb)]
         named = []
         for box in boxes:
             with clock.stage("encode"):
@@ -258,7 +260,7 @@ def run_ours(
     analyzer = FrameAnalyzer(registry, model, settings)
     clock = StageClock()
     targets: list[tuple[object, str, str]] = [
-        (recognition, "detect_faces", "detect"),
+        (analyzer.detector, "detect", "detect"),
         (recognition, "encode_faces", "encode"),
     ]
     if model is not None:

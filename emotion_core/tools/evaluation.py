@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import csv
+import statistics
+import time
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+import cv2
 import numpy as np
 
+from ..boxes import Box, iou
 from ..errors import EmotionCoreError
 from ..images import load_image
 from ..labels import LABELS, UNKNOWN, canonical_label
 
 if TYPE_CHECKING:
+    from ..config import Settings
+    from ..detectors import FaceDetector
     from ..emotions import EmotionModel
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
@@ -34,28 +41,33 @@ def labelled_images(root: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
-def evaluate_faces(root: Path, tolerance: float, progress: TextIO | None = None) -> dict:
-    """Leave-one-out identification: each photo against all others of the tree.
+def evaluate_faces(
+    root: Path, tolerance: float, progress: TextIO | None = None, detector: FaceDetector | None = None
+) -> dict:
+    """Leave-one-out identification: each photo against all others of the tree, on the largest
+    face `detector` (default: the configured one) finds. The others are encoded as enrollment
+    encodes them (`ENROLL_JITTERS`), the photo itself as a live frame is (one encoding).
 
     A person with a single photo is a stranger for that photo (right answer: Unknown).
     """
     from ..boxes import largest_box
-    from ..recognition import detect_faces, encode_faces
+    from ..recognition import ENROLL_JITTERS, detect_faces, encode_faces
 
-    photos, encodings, people = [], [], []
+    photos, encodings, enrolled, people = [], [], [], []
     pairs = labelled_images(root)
     for index, (path, person) in enumerate(pairs, 1):
         if progress:
             progress.write(f"\rencoding {index}/{len(pairs)}")
         rgb = load_image(path)
-        boxes = detect_faces(rgb)
+        boxes = detect_faces(rgb, detector)
         largest = largest_box(boxes)
         photos.append(path)
         people.append(person)
         encodings.append(encode_faces(rgb, [largest])[0] if largest else None)
+        enrolled.append(encode_faces(rgb, [largest], ENROLL_JITTERS)[0] if largest else np.full(128, np.inf))
     if progress:
         progress.write("\n")
-    known = np.array([e if e is not None else np.full(128, np.inf) for e in encodings])
+    known = np.array(enrolled)
     right = unknown = wrong = strangers = false_accepts = 0
     for i, encoding in enumerate(encodings):
         others = [j for j in range(len(photos)) if j != i]
@@ -83,6 +95,107 @@ def evaluate_faces(root: Path, tolerance: float, progress: TextIO | None = None)
         "wrong_rate": wrong / n,
         "strangers": strangers,
         "false_accept_rate": false_accepts / strangers if strangers else 0.0,
+    }
+
+
+DETECTION_IOU = 0.4
+"""Overlap (intersection over union) a detection needs with an annotated box to count as found."""
+GROUPS_DIR = "_groups"
+FRAME_SIZE = (640, 480)
+"""Frame size (width, height) at which the live path's detection cost is measured."""
+
+
+def annotated_boxes(xml_path: Path) -> list[tuple[Path, list[Box]]]:
+    """(image, boxes) from an imglab XML file (dlib's format); boxes marked `ignore` are left out.
+
+    An image named `F` that does not exist next to the XML is looked for as `<prefix>__F`, where
+    `<prefix>__` starts the XML file's own name (`dlib__training.xml` lists `dlib__*.jpg` as `*.jpg`).
+    """
+    xml_path = Path(xml_path)
+    try:
+        document = ElementTree.parse(xml_path)
+    except (OSError, ElementTree.ParseError) as exc:
+        raise EmotionCoreError(f"{xml_path}: not a readable imglab XML file ({exc})") from None
+    prefix = xml_path.name.split("__")[0] + "__" if "__" in xml_path.name else ""
+    images = []
+    for image in document.getroot().iter("image"):
+        path = xml_path.parent / image.get("file", "")
+        if not path.is_file() and prefix:
+            path = path.with_name(prefix + path.name)
+        if not path.is_file():
+            continue
+        boxes = []
+        for box in image.iter("box"):
+            if box.get("ignore") == "1":
+                continue
+            top, left = int(box.get("top", 0)), int(box.get("left", 0))
+            boxes.append((top, left + int(box.get("width", 0)), top + int(box.get("height", 0)), left))
+        images.append((path, boxes))
+    return images
+
+
+def _matched(found: list[Box], truth: list[Box]) -> int:
+    """Detections (best first) matched one-to-one to annotated boxes with IoU >= DETECTION_IOU."""
+    free, hits = list(truth), 0
+    for box in found:
+        best = max(free, key=lambda t: iou(box, t), default=None)
+        if best is not None and iou(box, best) >= DETECTION_IOU:
+            free.remove(best)
+            hits += 1
+    return hits
+
+
+def frame_cost_ms(detector: FaceDetector, settings: Settings, rgb: np.ndarray, repeats: int = 20) -> float:
+    """Median CPU milliseconds to detect faces in `rgb` resized to a 640x480 frame, as the live path
+    does it (downscaled to `settings.detect_width` first)."""
+    frame = cv2.resize(rgb, FRAME_SIZE, interpolation=cv2.INTER_AREA)
+    scale = min(1.0, settings.detect_width / FRAME_SIZE[0])
+    size = (round(FRAME_SIZE[0] * scale), round(FRAME_SIZE[1] * scale))
+    detector.detect(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        detector.detect(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        times.append(time.process_time() - start)
+    return 1000.0 * statistics.median(times)
+
+
+def evaluate_detection(root: Path, settings: Settings, progress: TextIO | None = None) -> dict:
+    """Detection figures of `settings.detector` on a face tree: recall and precision against the
+    boxes of `root/_groups/*.xml` (imglab), faces found on the single-face photos of `root/<person>/`,
+    and the CPU cost per 640x480 frame in the live path."""
+    from ..detectors import load_detector
+
+    still = load_detector(settings.detector, settings.models_dir)
+    live = load_detector(settings.detector, settings.models_dir, max_side=None, upsample=settings.detect_upsample)
+    annotated = [pair for xml in sorted((Path(root) / GROUPS_DIR).glob("*.xml")) for pair in annotated_boxes(xml)]
+    truths = detections = hits = 0
+    for path, boxes in annotated:
+        found = [face.box for face in still.detect(load_image(path))]
+        truths, detections, hits = truths + len(boxes), detections + len(found), hits + _matched(found, boxes)
+    counts: dict[str, int] = {}
+    photos = labelled_images(root)
+    for index, (path, _) in enumerate(photos, 1):
+        if progress:
+            progress.write(f"\rdetecting {index}/{len(photos)}")
+        counts[str(path)] = len(still.detect(load_image(path)))
+    if progress:
+        progress.write("\n")
+    sample = load_image(annotated[0][0]) if annotated else load_image(photos[0][0])
+    return {
+        "detector": still.name,
+        "annotated_images": len(annotated),
+        "annotated_faces": truths,
+        "recall": hits / truths if truths else None,
+        "precision": hits / detections if detections else None,
+        "iou_threshold": DETECTION_IOU,
+        "single_face_photos": len(counts),
+        "exactly_one_face": sum(n == 1 for n in counts.values()),
+        "false_faces": sum(max(n - 1, 0) for n in counts.values()),
+        "missed_photos": sum(n == 0 for n in counts.values()),
+        "not_one_face": {path: n for path, n in counts.items() if n != 1},
+        "detect_width": settings.detect_width,
+        "cpu_ms_per_frame": round(frame_cost_ms(live, settings, sample), 2),
     }
 
 

@@ -188,7 +188,7 @@ def test_eval_faces_json(tmp_path):
     done = cli("eval", "faces", FACES, "--json", faces=tmp_path / "unused.pkl")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"n", "accuracy", "unknown_rate", "wrong_rate", "strangers", "false_accept_rate"}
+    assert set(report) == {"n", "accuracy", "unknown_rate", "wrong_rate", "strangers", "false_accept_rate", "detection"}
     people = [d for d in FACES.iterdir() if d.is_dir() and not d.name.startswith("_")]
     assert report["n"] == sum(len(photos(d.name)) for d in people)
     assert report["strangers"] == sum(len(photos(d.name)) == 1 for d in people)

@@ -147,7 +147,7 @@ def test_predict_batches_faces_and_matches_single_calls(faceapi_path):
 
 def test_models_status_lists_both_backends(faceapi_path, no_hsemotion_cache):
     status = {s["name"]: s for s in cli_json("models", "status", env=no_hsemotion_cache)}
-    assert set(status) == {"hsemotion", "faceapi"}
+    assert set(status) == {"hsemotion", "faceapi", "human", "retinaface"}
     assert status["faceapi"]["available"] and status["faceapi"]["path"] == str(faceapi_path)
     assert status["faceapi"]["size_bytes"] == faceapi_path.stat().st_size
     assert "@vladmandic/face-api@1.7.15" in status["faceapi"]["source"]

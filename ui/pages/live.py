@@ -8,6 +8,7 @@ import streamlit as st
 
 from emotion_core import charts
 from emotion_core.config import DEFAULT_WEIGHTS, SAMPLE_PERIOD_RANGE, TOLERANCE_RANGE, WEIGHT_RANGE, Settings
+from emotion_core.detectors import default_detector
 from emotion_core.errors import EmotionCoreError
 from emotion_core.labels import LABELS
 from emotion_core.live import FinalScores, LiveSession, Snapshot
@@ -68,6 +69,14 @@ def sidebar(
         st.markdown(":gray[:material/block:] disabled (`EMOTION_MODEL=none`)")
     else:
         st.markdown(":orange[:material/warning:] not available, see the main panel")
+    detector = default_detector(settings).name
+    if detector == settings.detector:
+        st.markdown(f"Face detector: **{detector}**")
+    else:
+        st.markdown(
+            f":orange[:material/warning:] Face detector: **{detector}** ({settings.detector} model missing: "
+            f"`{FETCH_HINT[settings.detector]}`)"
+        )
 
     st.subheader("Settings")
     _remembered(keys.TOLERANCE, settings.tolerance)
