@@ -28,6 +28,11 @@ MIRANDA = "Lin-Manuel Miranda"
 # Others enrolled too, so a wrong name would be possible.
 DISTRACTORS = {"Kit Harington": "kit_harington", "Joe Biden": "joe_biden", "Barack Obama": "barack_obama"}
 STAGE_SHOT_END_S = 7.2  # after this the clip cuts to the audience (other people)
+# The clip's figures below were measured with HOG, which finds only the large frontal faces; the
+# default RetinaFace also finds the band and the audience on stage (visitors) and names Miranda's
+# small distant faces less often (docs/performance.md). These tests are about the pipeline's
+# counting and drawing, so they keep the detector they were measured with.
+HOG = Settings(detector="hog")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +56,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def full_rate(registry, model):
-    return analyze_video(HAMILTON, registry, model, Settings())
+    return analyze_video(HAMILTON, registry, model, HOG)
 
 
 def test_hamilton_observations_go_to_miranda(full_rate):
@@ -67,17 +72,19 @@ def test_hamilton_observations_go_to_miranda(full_rate):
 
 
 def test_counts_do_not_depend_on_the_processed_frame_rate(registry, model, full_rate):
-    half_rate = analyze_video(HAMILTON, registry, model, Settings(), every=2)
+    half_rate = analyze_video(HAMILTON, registry, model, HOG, every=2)
     assert half_rate.frames == 138
-    assert abs(half_rate.final.total - full_rate.final.total) <= 0.1 * full_rate.final.total
+    # Within 10 %, or two observations on a short clip: at half the frame rate a track's first and
+    # last frame can each fall one sampling period later or earlier.
+    assert abs(half_rate.final.total - full_rate.final.total) <= max(2, 0.1 * full_rate.final.total)
     # A shorter period gives enough observations to compare one person's count too.
-    fine_full = analyze_video(HAMILTON, registry, model, Settings(sample_period=0.2))
-    fine_half = analyze_video(HAMILTON, registry, model, Settings(sample_period=0.2), every=2)
+    fine_full = analyze_video(HAMILTON, registry, model, HOG.replace(sample_period=0.2))
+    fine_half = analyze_video(HAMILTON, registry, model, HOG.replace(sample_period=0.2), every=2)
     for report in (fine_full, fine_half):
         assert report.final.total > 2 * full_rate.final.total
-    assert abs(fine_half.final.total - fine_full.final.total) <= 0.1 * fine_full.final.total
+    assert abs(fine_half.final.total - fine_full.final.total) <= max(2, 0.1 * fine_full.final.total)
     miranda = [next(p.total for p in r.final.people if p.name == MIRANDA) for r in (fine_full, fine_half)]
-    assert abs(miranda[1] - miranda[0]) <= 0.1 * miranda[0]
+    assert abs(miranda[1] - miranda[0]) <= max(2, 0.1 * miranda[0])
 
 
 def test_a_registry_change_renames_the_tracks(registry, model):
@@ -95,7 +102,7 @@ def test_a_registry_change_renames_the_tracks(registry, model):
 
 
 def test_overlay_marks_the_named_face(registry, model):
-    analyzer = FrameAnalyzer(registry, model, Settings())
+    analyzer = FrameAnalyzer(registry, model, HOG)
     for frame in read_frames(HAMILTON):
         faces = analyzer.analyze(frame.bgr, frame.timestamp)
         if faces and faces[0].name == MIRANDA:
