@@ -39,6 +39,12 @@ def stream(at: AppTest, photo, until: Callable[[], bool], timeout_s: float = 90.
         time.sleep(1 / 15)
 
 
+@pytest.fixture(autouse=True)
+def faceapi_app(app_env, monkeypatch):
+    """These pages run the faceapi backend: baselines record the model that made them."""
+    monkeypatch.setenv("EMOTION_MODEL", "faceapi")
+
+
 @pytest.mark.requires_data
 def test_calibrate_an_enrolled_person_in_view(page, enrolled, faces_path, faceapi_model):
     at = page(APP)
