@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
 import psutil
+import pytest
 from playwright.sync_api import expect
 
+from emotion_core.recognition import enroll
 from tests.e2e.conftest import AppServer, start_server, stop_server
 from tests.e2e.e2e_page import wait_until
 
@@ -46,7 +49,18 @@ def named(app, name: str, server: AppServer) -> None:
         raise AssertionError(f"{exc}\nthe server's processes:\n{process_tree(server)}") from None
 
 
-def test_the_analysis_process_follows_the_camera_and_recovers_from_a_crash(enrolled, open_app):
+@pytest.fixture
+def own_server(tmp_path, enrollment) -> Iterator[AppServer]:
+    """A server of this test's own with Barack Obama enrolled (the session's server stays as the
+    enrollment test expects it)."""
+    server = start_server(tmp_path)
+    enroll(server.faces_path, "Barack Obama", enrollment["Barack Obama"], tolerance=0.5)
+    yield server
+    stop_server(server, "analysis-process")
+
+
+def test_the_analysis_process_follows_the_camera_and_recovers_from_a_crash(own_server, open_app):
+    enrolled = own_server
     app = open_app(enrolled, "obama")
     wait_until(lambda: analysis_processes(enrolled), lambda found: not found, "no analysis before START", END_TIMEOUT_S)
 
