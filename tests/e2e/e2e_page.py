@@ -109,8 +109,19 @@ class AppPage:
 
     def go_to(self, title: str) -> None:
         """Follow the sidebar navigation link `title` (same browser session)."""
-        self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-        expect(self.page.get_by_role("heading", level=1).first).to_contain_text(title, timeout=LOAD_TIMEOUT_MS)
+        link = self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True)
+        heading = self.page.get_by_role("heading", level=1).first
+        # A click that lands while the page reruns (right after STOP, or a timed refresh) can be
+        # dropped by the browser's Streamlit client; a person clicks again, and so does this.
+        for attempt in range(3):
+            self.wait_loaded()
+            link.click()
+            try:
+                expect(heading).to_contain_text(title, timeout=LOAD_TIMEOUT_MS // 3)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
         self.wait_loaded()
 
     def screenshot(self, path: Path) -> None:
