@@ -125,7 +125,7 @@ def test_uploaded_video_is_stored_as_a_session(miranda_server, open_app, tmp_pat
     shown = result.get_by_test_id("stMetric")
     for name, stats in final["people"].items():
         # The metric's own label, exactly: "Visitor 1" must not also match "Visitor 10".
-        label = shown.get_by_test_id("stMetricLabel").get_by_text(name, exact=True)
+        label = app.page.get_by_test_id("stMetricLabel").get_by_text(name, exact=True)
         metric = shown.filter(has=label)
         expect(metric).to_contain_text(f"{stats['score']:.0f}")
     assert "Traceback" not in miranda_server.log_text()
