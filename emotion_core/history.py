@@ -7,13 +7,14 @@ were recorded came from the camera.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, inspect, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .config import DbTimeouts, session_weights
@@ -164,8 +165,18 @@ class SessionArchive:
         )
         self._engine: Engine = make_engine(url, timeouts)  # bounded waits, as every reader of the log
 
-    def _ready(self, conn: Any) -> bool:
-        return inspect(conn).has_table(sessions_table.name)
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection | None]:
+        """A connection to read with, or None while the log has no tables; database errors are
+        raised as `StoreError`."""
+        if self._missing:
+            yield None
+            return
+        try:
+            with self._engine.connect() as conn:
+                yield conn if inspect(conn).has_table(sessions_table.name) else None
+        except SQLAlchemyError as exc:
+            raise _read_error(exc) from None
 
     def sessions(self, session_id: int | None = None) -> list[SessionRecord]:
         """Stored sessions, newest first (only `session_id` when given)."""
@@ -177,19 +188,14 @@ class SessionArchive:
             query = query.where(s.c.id == session_id)
             counts_query = counts_query.where(o.c.session_id == session_id)
             people_query = people_query.where(o.c.session_id == session_id)
-        if self._missing:
-            return []
-        try:
-            with self._engine.connect() as conn:
-                if not self._ready(conn):
-                    return []
-                rows = conn.execute(query).all()
-                counts = {sid: n for sid, n in conn.execute(counts_query)}
-                people: dict[int, list[str]] = {}
-                for sid, person in conn.execute(people_query):
-                    people.setdefault(sid, []).append(person)
-        except SQLAlchemyError as exc:
-            raise _read_error(exc) from None
+        with self._reading() as conn:
+            if conn is None:
+                return []
+            rows = conn.execute(query).all()
+            counts = {sid: n for sid, n in conn.execute(counts_query)}
+            people: dict[int, list[str]] = {}
+            for sid, person in conn.execute(people_query):
+                people.setdefault(sid, []).append(person)
         return [
             SessionRecord(
                 r.id,
@@ -214,20 +220,15 @@ class SessionArchive:
     def observations(self, session_id: int) -> list[Observation]:
         """The session's observations in time order."""
         o = observations_table
-        if self._missing:
-            return []
-        try:
-            with self._engine.connect() as conn:
-                if not self._ready(conn):
-                    return []
-                columns = [o.c.timestamp, o.c.person, o.c.emotion, o.c.probability]
-                # A log made before calibration has no raw_emotion until EmotionLog opens it.
-                if "raw_emotion" in {c["name"] for c in inspect(conn).get_columns(o.name)}:
-                    columns.append(o.c.raw_emotion)
-                query = select(*columns).where(o.c.session_id == session_id).order_by(o.c.timestamp, o.c.id)
-                return [Observation(*row) for row in conn.execute(query)]
-        except SQLAlchemyError as exc:
-            raise _read_error(exc) from None
+        with self._reading() as conn:
+            if conn is None:
+                return []
+            columns = [o.c.timestamp, o.c.person, o.c.emotion, o.c.probability]
+            # A log made before calibration has no raw_emotion until EmotionLog opens it.
+            if "raw_emotion" in {c["name"] for c in inspect(conn).get_columns(o.name)}:
+                columns.append(o.c.raw_emotion)
+            query = select(*columns).where(o.c.session_id == session_id).order_by(o.c.timestamp, o.c.id)
+            return [Observation(*row) for row in conn.execute(query)]
 
     def close(self) -> None:
         self._engine.dispose()
