@@ -14,10 +14,18 @@ import numpy as np
 import psycopg
 import pytest
 
+from emotion_core.calibration import make_baseline
 from emotion_core.config import DbTimeouts
 from emotion_core.db import make_engine
 from emotion_core.errors import EnrollmentError
-from emotion_core.registry import FileRegistry, RegistryWatcher, add_person, load_registry, remove_person
+from emotion_core.registry import (
+    FileRegistry,
+    RegistryWatcher,
+    add_person,
+    load_registry,
+    remove_person,
+    set_baseline,
+)
 from emotion_core.registry_db import DatabaseRegistry
 from emotion_core.store import EmotionLog, Observation
 from tests.data import GROUPS, PROJECT_ROOT, photos
@@ -27,8 +35,10 @@ RELATIONS = (
     "observations",
     "sessions",
     "enrolled_faces",
+    "calibration_baselines",
     "ix_observations_person",
     "ix_enrolled_faces_name",
+    "calibration_baselines_pkey",
     "pg_statistic",
 )
 """Every relation file that held the forgotten name (tables, indexes, the statistics catalog)."""
@@ -75,6 +85,28 @@ def test_each_registry_store_adds_and_removes_people(store):
         remove_person(store, "Ann")
 
 
+def test_each_registry_store_keeps_a_baseline_with_its_person(store):
+    add_person(store, "Ann", encodings(2))
+    add_person(store, "Bob", encodings(1))
+    baseline = make_baseline(RNG.dirichlet(np.ones(8), size=12), "faceapi", recorded_at=1_700_000_000.25)
+    set_baseline(store, "Ann", baseline)
+    assert store.load().baselines == {"Ann": baseline}  # the same probabilities, frames, time and model
+    replaced = make_baseline([np.eye(8)[1]], "human")
+    set_baseline(store, "Ann", replaced)
+    assert store.load().baselines == {"Ann": replaced}
+    add_person(store, "Ann", encodings(1))  # enrolling more photos keeps the baseline
+    assert store.load().baselines == {"Ann": replaced}
+    set_baseline(store, "Ann", None)
+    assert store.load().baselines == {}
+    with pytest.raises(EnrollmentError, match="no enrolled person"):
+        set_baseline(store, "Carl", baseline)
+    set_baseline(store, "Bob", baseline)
+    remove_person(store, "Bob")
+    assert store.load().baselines == {}
+    add_person(store, "Bob", encodings(1))  # enrolled again: no baseline comes back
+    assert store.load().baselines == {}
+
+
 def test_a_watcher_sees_changes_made_by_another_process_within_seconds(pg_url):
     writer, reader = DatabaseRegistry(pg_url), DatabaseRegistry(pg_url)
     watcher = RegistryWatcher(reader, period=0.5)
@@ -87,6 +119,12 @@ def test_a_watcher_sees_changes_made_by_another_process_within_seconds(pg_url):
             time.sleep(0.1)
         same = watcher.current()
         assert watcher.current() is same  # unchanged: no reload
+        baseline = make_baseline([np.eye(8)[0]], "faceapi")
+        set_baseline(writer, "Ann", baseline)
+        deadline = time.monotonic() + 5.0
+        while watcher.current().baselines.get("Ann") != baseline:
+            assert time.monotonic() < deadline, "the calibration was not seen within 5 s"
+            time.sleep(0.1)
         remove_person(writer, "Ann")
         deadline = time.monotonic() + 5.0
         while watcher.current().people():
@@ -127,7 +165,10 @@ def test_cli_processes_share_people_through_the_database(pg_url, tmp_path):
 
 def test_forget_leaves_the_name_in_no_table_and_no_table_or_index_file(pg_url, postgres, tmp_path):
     name = "Zebulon Quetzalcoatl"  # unmistakable in a byte scan
-    add_person(DatabaseRegistry(pg_url), name, encodings(2))
+    registry = DatabaseRegistry(pg_url)
+    add_person(registry, name, encodings(2))
+    set_baseline(registry, name, make_baseline([np.eye(8)[0]], "faceapi"))
+    registry.close()
     log = EmotionLog(pg_url)
     try:
         session = log.start_session(time.time(), None, {})
