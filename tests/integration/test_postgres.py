@@ -148,7 +148,11 @@ def test_cli_processes_share_people_through_the_database(pg_url, tmp_path):
     done = cli("identify", "--json", GROUPS / "fr__two_people.jpg", db_url=pg_url)  # no --faces at all
     assert "Barack Obama" in done.stdout
 
-    # Export to a file and import into another database: the same people.
+    # Export to a file and import into another database: the same people, with their baselines.
+    baseline = make_baseline([np.eye(8)[0]], "faceapi")
+    registry = DatabaseRegistry(pg_url)
+    set_baseline(registry, "Barack Obama", baseline)
+    registry.close()
     exported = tmp_path / "export.pkl"
     assert cli("faces", "export", exported, db_url=pg_url).returncode == 0
     assert load_registry(exported).people() == {"Barack Obama": 2}
@@ -156,6 +160,7 @@ def test_cli_processes_share_people_through_the_database(pg_url, tmp_path):
     done = cli("faces", "import", exported, db_url=other, faces=tmp_path / "c.pkl")
     assert done.returncode == 0, done.stderr
     assert load_registry(tmp_path / "c.pkl").people() == {"Barack Obama": 2}
+    assert load_registry(tmp_path / "c.pkl").baselines == {"Barack Obama": baseline}
     tampered = tmp_path / "tampered.pkl"
     tampered.write_bytes(b"cos\nsystem\n(S'echo owned'\ntR.")
     done = cli("faces", "import", tampered, db_url=pg_url)
