@@ -70,10 +70,10 @@ class DatabaseRegistry:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REGISTRY_LOCK_ID})
                 before = _read(conn)
                 after = change(before)
+                if _write_baselines(conn, before, after):  # first: it also clears rows left without a person
+                    erasable.append(calibration_baselines_table.name)
                 if _write_encodings(conn, before, after):
                     erasable.append(enrolled_faces_table.name)
-                if _write_baselines(conn, before, after):
-                    erasable.append(calibration_baselines_table.name)
                 _bump_version(conn)
         except SQLAlchemyError as exc:
             raise RegistryError(f"cannot change the enrolled people in {self.location}: {reason(exc)}") from None
@@ -98,7 +98,7 @@ def _read(conn: Connection) -> Registry:
     for name, mean, frames, recorded_at, model in conn.execute(
         select(table.c.name, table.c.mean, table.c.frames, table.c.recorded_at, table.c.model)
     ):
-        if name not in names:  # only a hand-made row outlives its person (a removal deletes both)
+        if name not in names:  # left by a server of an earlier build that removed the person
             continue
         try:
             baselines[name] = Baseline.from_plain(
@@ -128,9 +128,11 @@ def _write_encodings(conn: Connection, before: Registry, after: Registry) -> boo
 
 
 def _write_baselines(conn: Connection, before: Registry, after: Registry) -> bool:
-    """Store the baselines that changed; True if rows were deleted or replaced."""
+    """Delete the baselines of people not enrolled before the change, then store those that changed;
+    True if rows were deleted or replaced."""
     table = calibration_baselines_table
-    removed = False
+    orphans = conn.execute(delete(table).where(table.c.name.not_in(select(enrolled_faces_table.c.name)))).rowcount
+    removed = orphans > 0
     for name in dict.fromkeys([*before.baselines, *after.baselines]):
         old, new = before.baselines.get(name), after.baselines.get(name)
         if old == new:

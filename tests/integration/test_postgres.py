@@ -107,6 +107,23 @@ def test_each_registry_store_keeps_a_baseline_with_its_person(store):
     assert store.load().baselines == {}
 
 
+def test_a_baseline_left_by_a_server_of_the_previous_build_never_comes_back(pg_url):
+    """Servers before migration 0005 removed a person's encodings only: re-enrolling gets no baseline."""
+    registry = DatabaseRegistry(pg_url)
+    try:
+        add_person(registry, "Ann", encodings(1))
+        set_baseline(registry, "Ann", make_baseline([np.eye(8)[0]], "faceapi"))
+        with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+            conn.execute("DELETE FROM enrolled_faces WHERE name = 'Ann'")  # what that build's forget did
+        assert registry.load().baselines == {}
+        add_person(registry, "Ann", encodings(1))
+        assert registry.load().baselines == {}
+        with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+            assert conn.execute("SELECT count(*) FROM calibration_baselines").fetchone() == (0,)
+    finally:
+        registry.close()
+
+
 def test_a_watcher_sees_changes_made_by_another_process_within_seconds(pg_url):
     writer, reader = DatabaseRegistry(pg_url), DatabaseRegistry(pg_url)
     watcher = RegistryWatcher(reader, period=0.5)
