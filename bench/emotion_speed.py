@@ -24,11 +24,11 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emotion_core.config import load_settings  # noqa: E402
-from emotion_core.emotions import EnsembleModel, load_emotion_model  # noqa: E402
-from emotion_core.images import load_image  # noqa: E402
-from emotion_core.networks import ENSEMBLE_MEMBERS  # noqa: E402
-from emotion_core.recognition import detect_faces  # noqa: E402
+from emotion_core.config import load_settings
+from emotion_core.emotions import EnsembleModel, load_emotion_model
+from emotion_core.images import load_image
+from emotion_core.networks import ENSEMBLE_MEMBERS
+from emotion_core.recognition import detect_faces
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FACE = DATA / "emotions" / "yale" / "subject01.happy"
