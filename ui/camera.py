@@ -79,7 +79,7 @@ def camera(settings: Settings, stream: LiveStream, *, returning: bool) -> WebRtc
     relay_newest_frames()
     keep_collections_off_the_video()
     prepare_context(CAMERA_KEY, returning)
-    return webrtc_streamer(
+    context = webrtc_streamer(
         key=CAMERA_KEY,
         mode=WebRtcMode.SENDRECV,
         # An explicit list, even empty: with None streamlit-webrtc fills in a public STUN server.
@@ -89,3 +89,6 @@ def camera(settings: Settings, stream: LiveStream, *, returning: bool) -> WebRtc
         on_video_ended=stream.stop,
         async_processing=True,
     )
+    if context.state.signalling and not context.state.playing:
+        stream.prepare()  # START was pressed: load the analysis while the connection is set up
+    return context
