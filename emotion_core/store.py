@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from .config import DbTimeouts
+from .config import DbTimeouts, session_weights
 from .db import erase, make_engine, name_hash, parse_url, reason, salt, upgrade
 from .errors import StoreError
+from .labels import LABELS
 from .schema import (
     deleted_sessions_table,
     forgotten_people_table,
@@ -33,6 +34,7 @@ from .schema import (
     observations_table,
     sessions_table,
 )
+from .scoring import confidence
 from .writebehind import End, NewSession, Observation, Op, Rows, StoredBatch, WriteBehind
 
 if TYPE_CHECKING:
@@ -154,20 +156,22 @@ class EmotionLog:
             referenced = {
                 session for op in batch if not isinstance(op, NewSession) and (session := resolve(op.key)) is not None
             }
-            started = dict(
-                conn.execute(
-                    select(sessions_table.c.id, sessions_table.c.started_at).where(sessions_table.c.id.in_(referenced))
-                ).all()
-                if referenced
-                else []
-            )
+            started: dict[int, float] = {}
+            weights: dict[int, Mapping[str, float]] = {}
+            if referenced:
+                for session, started_at, settings in conn.execute(
+                    select(sessions_table.c.id, sessions_table.c.started_at, sessions_table.c.settings).where(
+                        sessions_table.c.id.in_(referenced)
+                    )
+                ):
+                    started[session], weights[session] = started_at, session_weights(settings)
             deleted = {session for session in referenced if session not in started}
             forgotten = self._forgotten(conn, batch)
             rows: list[dict[str, Any]] = []
             for op in batch:
                 if isinstance(op, NewSession):
                     new_ids[op.key] = stored = self._insert_session(conn, op)
-                    started[stored] = op.started_at
+                    started[stored], weights[stored] = op.started_at, session_weights(op.settings)
                     continue
                 session = resolve(op.key)
                 if session is None or session not in started:
@@ -189,7 +193,7 @@ class EmotionLog:
                     final = op.final
                     for name, until in forgotten.items():
                         if started[session] <= until:
-                            final = _without(final, name)
+                            final = _without(final, name, weights[session])
                     conn.execute(
                         update(sessions_table)
                         .where(sessions_table.c.id == session)
@@ -263,26 +267,32 @@ class EmotionLog:
             conn.execute(delete(forgotten_people_table).where(forgotten_people_table.c.name_hash == digest))
             conn.execute(insert(forgotten_people_table).values(name_hash=digest, forgotten_at=time.time()))
             deleted = conn.execute(delete(observations_table).where(observations_table.c.person == name)).rowcount
-            for session, final in conn.execute(
-                select(sessions_table.c.id, sessions_table.c.final).where(sessions_table.c.final.is_not(None))
+            for session, final, settings in conn.execute(
+                select(sessions_table.c.id, sessions_table.c.final, sessions_table.c.settings)
             ).all():
+                stored_weights[session] = session_weights(settings)
                 if name in (final or {}).get("people", {}):
                     conn.execute(
-                        update(sessions_table).where(sessions_table.c.id == session).values(final=_without(final, name))
+                        update(sessions_table)
+                        .where(sessions_table.c.id == session)
+                        .values(final=_without(final, name, stored_weights[session]))
                     )
             return int(deleted)
 
         pending = 0
+        stored_weights: dict[int, Mapping[str, float]] = {}
 
         def forget_queued(ops: list[Op]) -> None:
             nonlocal pending
+            queued_weights = {op.key: session_weights(op.settings) for op in ops if isinstance(op, NewSession)}
             for op in ops:
                 if isinstance(op, Rows):
                     kept = [row for row in op.rows if row.person != name]
                     pending += len(op.rows) - len(kept)
                     op.rows = kept
                 elif isinstance(op, End):
-                    op.final = _without(op.final, name)
+                    weights = queued_weights.get(op.key) or stored_weights.get(self._queue.stored_id(op.key) or 0)
+                    op.final = _without(op.final, name, weights or session_weights(None))
 
         with self._queue.paused():
             deleted = self._change(change)
@@ -409,10 +419,15 @@ def forget_person_records(url: str, name: str, timeouts: DbTimeouts | None = Non
         emotion_log.close()
 
 
-def _without(final: dict, name: str) -> dict:
-    """`final` (the `FinalScores.to_dict` form) without `name`'s scores."""
+def _without(final: dict, name: str, weights: Mapping[str, float]) -> dict:
+    """`final` (the `FinalScores.to_dict` form) without `name`'s scores, its overall figures
+    counted again over the others with the session's `weights`."""
     people = {person: stats for person, stats in final.get("people", {}).items() if person != name}
-    return {**final, "people": people}
+    counts = {
+        label: sum(int((stats.get("counts") or {}).get(label, 0)) for stats in people.values()) for label in LABELS
+    }
+    score, points = confidence(counts, weights)
+    return {**final, "people": people, "overall_score": score, "overall_points": points, "total": sum(counts.values())}
 
 
 def _delete_sessions(conn: Connection, ids: list[int] | None) -> set[int]:

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from emotion_core.analyzer import AnalyzedFace
+from emotion_core.config import Settings
+from emotion_core.labels import LABELS
+from emotion_core.live import LiveSession
 from emotion_core.store import EmotionLog, Observation
 from tests.data import FACES, GROUPS, HAMILTON, PROJECT_ROOT, photos
 from tests.integration.helpers import assert_bad_input, cli
@@ -24,6 +28,11 @@ def enrolled(tmp_path_factory) -> Path:
     assert "Barack Obama" in done.stdout
     assert cli("enroll", "Joe Biden", photos("joe_biden")[0], faces=path).returncode == 0
     return path
+
+
+def face(track_id: int, name: str, emotion: str) -> AnalyzedFace:
+    scores = {label: (0.93 if label == emotion else 0.01) for label in LABELS}
+    return AnalyzedFace(track_id, (10, 60, 60, 10), name, 0.3, scores)
 
 
 def check_identify_document(document: object, images: list[Path]) -> None:
@@ -100,6 +109,31 @@ def test_forget_deletes_their_emotion_records(enrolled, tmp_path):
     log = EmotionLog(db_url)
     assert [o.person for o in log.observations()] == ["Barack Obama"]
     log.close()
+
+
+def test_forget_counts_the_session_totals_again_as_the_report_does(enrolled, tmp_path):
+    copy = tmp_path / "faces.pkl"
+    copy.write_bytes(enrolled.read_bytes())
+    env = {"EMOTION_DB_URL": f"sqlite:///{tmp_path / 'emotions.db'}"}
+    log = EmotionLog(env["EMOTION_DB_URL"])
+    session = LiveSession(Settings(weights={"Happy": 1.0, "Sad": -1.0}), log)
+    session.start_counting(now=100.0)
+    faces = [face(1, "Joe Biden", "Angry"), face(2, "Barack Obama", "Happy"), face(3, "Ann", "Sad")]
+    for i in range(20):
+        session.observe(faces, 100.0 + i / 10)
+    session.stop_counting(now=102.0)
+    assert log.flush()
+    log.close()
+    assert cli("forget", "Joe Biden", faces=copy, env=env).returncode == 0
+    (listed,) = json.loads(cli("sessions", "--json", env=env).stdout)
+    final = listed["final"]
+    assert list(final["people"]) == ["Ann", "Barack Obama"]
+    # Obama 4 x +1 and Ann 4 x -1 with the session's weights: mean 0 on [-2, +2], a score of 50.
+    assert (final["total"], final["overall_points"], final["overall_score"]) == (8, 0.0, 50.0)
+    assert "score 50.0" in cli("sessions", env=env).stdout
+    out = tmp_path / "report.html"
+    assert cli("report", listed["id"], "--out", out, env=env).returncode == 0
+    assert "<li>Overall: 50.0</li>" in out.read_text()
 
 
 def test_unicode_names_end_to_end(tmp_path):

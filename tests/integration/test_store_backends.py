@@ -17,7 +17,7 @@ from emotion_core.analyzer import AnalyzedFace
 from emotion_core.config import DbTimeouts, Settings
 from emotion_core.labels import LABELS
 from emotion_core.live import LiveSession
-from emotion_core.store import EmotionLog, Observation
+from emotion_core.store import EmotionLog, Observation, forget_person_records
 
 
 def face(track_id: int, name: str, emotion: str = "Happy") -> AnalyzedFace:
@@ -150,6 +150,12 @@ def test_a_forgotten_person_is_not_written_back_by_another_server(log, other_ser
     assert rows(any_db_url, "SELECT DISTINCT person FROM observations") == [("Bob",)]
     (info,) = log.sessions()
     assert list(info.final["people"]) == ["Bob"]
+    bob = info.final["people"]["Bob"]
+    assert (info.final["total"], info.final["overall_points"], info.final["overall_score"]) == (
+        bob["total"],
+        bob["points"],
+        bob["score"],
+    )
     # The name is in no column of any table; the tombstone keeps a salted hash.
     for (table,) in rows(
         any_db_url,
@@ -204,3 +210,26 @@ def test_a_stuck_peer_transaction_costs_seconds_not_minutes(any_db_url):
         assert log.flush(15) and log.stored_id(key) is not None
     finally:
         log.close()
+
+
+def test_forget_counts_the_stored_totals_again_with_the_session_weights(log, any_db_url):
+    weights = {"Happy": 1.0, "Sad": -1.0}  # not the defaults: the stored weights must be used
+    session = LiveSession(Settings(weights=weights), log)
+    session.start_counting(now=100.0)
+    feed(session, [face(1, "Ann", "Angry"), face(2, "Bob", "Happy"), face(3, "Cy", "Sad")], 2.0, start=100.0)
+    before = session.stop_counting(now=102.0)
+    assert log.flush()
+    assert (before.total, before.overall_points) == (12, 4 * 1.0 + 4 * -1.0 + 4 * -2.0)
+    forgetting = EmotionLog(any_db_url)  # what `python -m emotion_core forget` does, in another process
+    try:
+        assert forgetting.forget_person("Ann") == 4
+    finally:
+        forgetting.close()
+    (info,) = log.sessions()
+    assert list(info.final["people"]) == ["Bob", "Cy"]
+    # Bob 4 x +1 and Cy 4 x -1: mean 0 on the range [-2, +2], a score of 50.
+    assert (info.final["total"], info.final["overall_points"], info.final["overall_score"]) == (8, 0.0, 50.0)
+    assert forget_person_records(any_db_url, "Bob") == 4
+    assert forget_person_records(any_db_url, "Cy") == 4
+    (info,) = log.sessions()
+    assert info.final == {"people": {}, "overall_score": None, "overall_points": 0.0, "total": 0}
