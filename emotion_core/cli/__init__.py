@@ -7,8 +7,10 @@ Each submodule registers its commands with `register(commands, eval_commands)`.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +19,8 @@ from ..config import Settings, load_settings
 from ..errors import EmotionCoreError
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+CLIENT = "command line"
+"""Where the audit log says a command-line action came from."""
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -42,6 +46,26 @@ def one_line(exc: BaseException) -> str:
 def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Settings from the environment plus the global CLI options."""
     return load_settings(faces_path=args.faces, **overrides)
+
+
+def actor() -> str:
+    """Who runs the command line, as the audit log names them: "USER (command line)"."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a bare container)
+        user = f"uid {os.getuid()}"
+    return f"{user} ({CLIENT})"
+
+
+def audit(args: argparse.Namespace, action: str, subject: str = "", detail: str = "") -> None:
+    """Record a command-line action that succeeded in the audit log; a database that refuses the
+    entry is a warning on stderr (the action is done)."""
+    from ..audit import AuditLog
+
+    try:
+        AuditLog(settings_from(args).db_url).record(actor(), action, subject=subject, client=CLIENT, detail=detail)
+    except EmotionCoreError as exc:
+        print(f"warning: {action} not recorded in the audit log: {one_line(exc)}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,8 +7,8 @@ import sys
 
 from ..emotions import MODEL_CHOICES
 from ..errors import EnrollmentError
-from ..registry import open_registry, set_baseline
-from . import print_json, settings_from
+from ..registry import normalize_name, open_registry, set_baseline
+from . import audit, print_json, settings_from
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
@@ -25,11 +25,12 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
 def cmd_calibrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     store = open_registry(settings)
-    name = args.name.strip()
+    name = normalize_name(args.name)
     if args.clear:
         if args.files:
             raise EnrollmentError("calibrate --clear takes a name and no files")
         set_baseline(store, name, None)
+        audit(args, "calibrate", name, "baseline cleared")
         if args.json:
             print_json({"name": name, "cleared": True})
         else:
@@ -54,6 +55,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         settings.max_image_pixels,
     )
     set_baseline(store, name, baseline)
+    audit(args, "calibrate", name, f"{baseline.frames} frames")
     if args.json:
         print_json(
             {

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 
 from ..errors import RegistryError, StoreError
 from ..images import load_image
 from ..networks import DETECTORS
-from ..registry import FileRegistry, Registry, load_registry, open_registry, save_registry
+from ..registry import FileRegistry, Registry, load_registry, normalize_name, open_registry, save_registry
 from ..tools.evaluation import evaluate_detection, evaluate_faces
-from . import print_json, settings_from
+from . import CLIENT, actor, audit, print_json, settings_from
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
@@ -74,7 +73,9 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         min_face=settings.min_enroll_face,
         max_pixels=settings.max_image_pixels,
     )
-    print(f"enrolled {args.name.strip()}: {added} encoding(s) added to {store.location}")
+    name = normalize_name(args.name)
+    audit(args, "enroll", name, f"{added} face encoding(s)")
+    print(f"enrolled {name}: {added} encoding(s) added to {store.location}")
     return 0
 
 
@@ -97,10 +98,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from ..people import forget_person
 
     settings = settings_from(args)
-    audit = AuditLog(settings.db_url)
-    actor = f"{getpass.getuser()} (command line)"
+    audit_log = AuditLog(settings.db_url)
     result = forget_person(
-        open_registry(settings), settings.db_url, args.name, audit, actor, "command line", settings.db_timeouts
+        open_registry(settings), settings.db_url, args.name, audit_log, actor(), CLIENT, settings.db_timeouts
     )
     if result.records_error is not None:
         raise StoreError(result.records_error)
@@ -151,6 +151,9 @@ def cmd_faces_export(args: argparse.Namespace) -> int:
     store = open_registry(settings_from(args))
     registry = store.load()
     save_registry(args.file, registry)
+    audit(
+        args, "export", "enrolled faces", f"{len(registry.people())} people, {len(registry)} encodings to {args.file}"
+    )
     print(f"exported {len(registry.people())} people ({len(registry)} encodings) from {store.location} to {args.file}")
     return 0
 
@@ -170,6 +173,8 @@ def cmd_faces_import(args: argparse.Namespace) -> int:
         return registry
 
     store.update(merge)
+    for name in incoming.people():
+        audit(args, "enroll", name, f"{len(incoming.encodings_of(name))} face encoding(s) imported from {args.file}")
     print(
         f"imported {len(incoming.people())} people ({len(incoming)} encodings) from {args.file} into {store.location}"
     )

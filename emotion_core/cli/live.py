@@ -16,7 +16,7 @@ from ..live import FinalScores, PersonStats, person_stats
 from ..registry import open_registry
 from ..replay import analyze_video
 from ..store import EmotionLog, write_csv
-from . import print_json, settings_from
+from . import audit, print_json, settings_from
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
@@ -207,6 +207,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         archive.close()
     path = write_report(report, args.format, args.out)
+    audit(
+        args,
+        "export",
+        f"session {args.session}",
+        f"{args.format.upper()} report, {len(report.observations)} observations",
+    )
     print(f"report of session {args.session} written to {path}")
     return 0
 
@@ -243,5 +249,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         rows = log.export_csv(args.session, args.csv)
     finally:
         log.close()
+    audit(args, "export", f"session {args.session}", f"CSV, {rows} observations")
     print(f"{rows} observations of session {args.session} written to {args.csv}")
     return 0

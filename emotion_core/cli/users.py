@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 
 from ..accounts import AccountError, Accounts
-from ..audit import AuditLog
 from ..config import ROLES
-from . import print_json, settings_from
+from . import audit, print_json, settings_from
 
 
 def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubParsersAction) -> None:
@@ -47,16 +45,10 @@ def read_password(args: argparse.Namespace) -> str:
     return line.removesuffix("\n").removesuffix("\r")
 
 
-def _audit(args: argparse.Namespace, action: str, name: str, detail: str = "") -> None:
-    AuditLog(settings_from(args).db_url).record(
-        f"{getpass.getuser()} (command line)", action, subject=name, client="command line", detail=detail
-    )
-
-
 def cmd_add(args: argparse.Namespace) -> int:
     password = read_password(args)
     account = Accounts(settings_from(args).db_url).add(args.name, args.role, password)
-    _audit(args, "account-add", account.name, f"role {account.role}")
+    audit(args, "account-add", account.name, f"role {account.role}")
     print(f"added {account.name} ({account.role})")
     return 0
 
@@ -75,7 +67,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     Accounts(settings_from(args).db_url).remove(args.name)
-    _audit(args, "account-remove", args.name)
+    audit(args, "account-remove", args.name)
     print(f"removed {args.name}")
     return 0
 
@@ -83,6 +75,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_passwd(args: argparse.Namespace) -> int:
     password = read_password(args)
     Accounts(settings_from(args).db_url).set_password(args.name, password)
-    _audit(args, "account-passwd", args.name)
+    audit(args, "account-passwd", args.name)
     print(f"changed the password of {args.name}")
     return 0

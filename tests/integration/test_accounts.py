@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import pickle
 import sqlite3
@@ -24,6 +25,7 @@ from emotion_core.accounts import (
 from emotion_core.audit import AuditLog
 from emotion_core.config import load_settings
 from emotion_core.errors import SettingsError
+from emotion_core.store import EmotionLog, Observation
 from tests.data import photos
 from tests.integration.helpers import assert_bad_input, cli
 
@@ -110,8 +112,47 @@ def test_forget_on_the_command_line_pseudonymises_the_audit_log(tmp_path, db_url
     assert alias in done.stdout
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
         rows = db.execute("SELECT actor, action, subject, client FROM audit_log ORDER BY id").fetchall()
-    assert [(action, subject) for _, action, subject, _ in rows] == [("enroll", alias), ("forget", alias)]
+    assert [(action, subject) for _, action, subject, _ in rows] == [
+        ("enroll", alias),  # the command line's own entry
+        ("enroll", alias),
+        ("forget", alias),
+    ]
     assert "Joe Biden" not in repr(rows)
+
+
+def test_command_line_enroll_calibrate_and_exports_are_audited(tmp_path, db_url):
+    env = {"EMOTION_DB_URL": db_url}
+    faces = tmp_path / "faces.pkl"
+    log = EmotionLog(db_url)
+    session = log.start_session(1.0, "faceapi", {})
+    log.add_observations(session, [Observation(1.0, "Joe Biden", "Happy", 0.9), Observation(2.0, "Ann", "Sad", 0.8)])
+    assert log.flush()
+    log.close()
+    commands = [
+        ("enroll", "Joe Biden", *photos("joe_biden")[:2]),
+        ("calibrate", "Joe Biden", photos("joe_biden")[0], "--model", "faceapi"),
+        ("calibrate", "--clear", "Joe Biden"),
+        ("faces", "export", tmp_path / "copy.pkl"),
+        ("faces", "import", tmp_path / "copy.pkl"),
+        ("export", session, "--csv", tmp_path / "session.csv"),
+        ("report", session, "--format", "pdf", "--out", tmp_path / "session.pdf"),
+    ]
+    for command in commands:
+        done = cli(*command, faces=faces, env=env)
+        assert done.returncode == 0, (command, done.stderr)
+        assert done.stderr == "", done.stderr
+    entries = AuditLog(db_url).entries()[::-1]
+    user = f"{getpass.getuser()} (command line)"
+    assert {(e.actor, e.client, e.outcome) for e in entries} == {(user, "command line", "ok")}
+    assert [(e.action, e.subject, e.detail) for e in entries] == [
+        ("enroll", "Joe Biden", "2 face encoding(s)"),
+        ("calibrate", "Joe Biden", "1 frames"),
+        ("calibrate", "Joe Biden", "baseline cleared"),
+        ("export", "enrolled faces", f"1 people, 2 encodings to {tmp_path / 'copy.pkl'}"),
+        ("enroll", "Joe Biden", f"2 face encoding(s) imported from {tmp_path / 'copy.pkl'}"),
+        ("export", f"session {session}", "CSV, 2 observations"),
+        ("export", f"session {session}", "PDF report, 2 observations"),
+    ]
 
 
 # ---------------------------------------------------------------- accounts and throttling
