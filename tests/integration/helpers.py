@@ -1,4 +1,5 @@
-"""Helpers shared by the integration tests: the command line in a fresh process, and its bad-input contract."""
+"""Helpers shared by the integration tests: the command line in a fresh process, its bad-input
+contract, and its reference in docs/user-guide.md."""
 
 from __future__ import annotations
 
@@ -34,3 +35,10 @@ def assert_bad_input(done: subprocess.CompletedProcess, *fragments: str) -> None
     assert "Traceback" not in done.stderr
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def undocumented(keys: object) -> list[str]:
+    """The JSON keys among `keys` that the user guide's command-line reference never quotes."""
+    guide = (PROJECT_ROOT / "docs" / "user-guide.md").read_text(encoding="utf-8")
+    reference = guide.split("## Command-line reference", 1)[1]
+    return [key for key in map(str, keys) if f'"{key}"' not in reference]

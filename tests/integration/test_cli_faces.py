@@ -15,7 +15,7 @@ from emotion_core.labels import LABELS
 from emotion_core.live import LiveSession
 from emotion_core.store import EmotionLog, Observation
 from tests.data import FACES, GROUPS, HAMILTON, PROJECT_ROOT, photos
-from tests.integration.helpers import assert_bad_input, cli
+from tests.integration.helpers import assert_bad_input, cli, undocumented
 
 pytestmark = pytest.mark.requires_data
 
@@ -223,6 +223,7 @@ def test_eval_faces_json(tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert set(report) == {"n", "accuracy", "unknown_rate", "wrong_rate", "strangers", "false_accept_rate", "detection"}
+    assert undocumented([*report, *report["detection"]]) == []
     people = [d for d in FACES.iterdir() if d.is_dir() and not d.name.startswith("_")]
     assert report["n"] == sum(len(photos(d.name)) for d in people)
     assert report["strangers"] == sum(len(photos(d.name)) == 1 for d in people)

@@ -32,7 +32,7 @@ from emotion_core.registry import Registry
 from emotion_core.tools.benchmark import load_frames
 from emotion_core.tools.evaluation import annotated_boxes, labelled_images
 from tests.data import FACES, GROUPS, HAMILTON, MODELS
-from tests.integration.helpers import cli
+from tests.integration.helpers import cli, undocumented
 
 pytestmark = pytest.mark.requires_data
 RETINAFACE = MODELS / weights.RETINAFACE_FILE
@@ -127,6 +127,7 @@ def test_models_status_lists_the_detector_in_use(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = {row["name"]: row for row in json.loads(done.stdout)}
     assert rows["retinaface"]["kind"] == "detector" and rows["retinaface"]["in_use"] is True
+    assert undocumented({key for row in rows.values() for key in row}) == []
     hog = cli("models", "status", env={"EMOTION_DETECTOR": "hog"})
     assert "face detector in use: hog" in hog.stdout
 
