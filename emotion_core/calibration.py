@@ -223,8 +223,13 @@ def baseline_from_files(
         try:
             try:
                 frames: Iterable[np.ndarray] = [load_image(file, max_pixels=max_pixels)]
-            except ImageError:  # not a picture: read it as a video
-                capture, info = open_video(file)
+            except ImageError:
+                if not Path(file).is_file():
+                    raise  # missing, or a folder: the picture's reason is the reason
+                try:  # not a picture: read it as a video
+                    capture, info = open_video(file)
+                except VideoError:
+                    raise VideoError(f"{file}: neither a picture nor a video") from None
                 capture.release()
                 every = max(1, round(info.fps / CALIBRATION_FPS)) if info.fps > 0 else 1
                 frames = (cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2RGB) for frame in read_frames(file, every=every))
@@ -236,8 +241,8 @@ def baseline_from_files(
                     box = min(mine, key=lambda item: item[0] if item[0] is not None else np.inf)[1]
                     rows.append(model.predict(rgb, [box])[0])
                     found += 1
-        except VideoError as exc:
-            warn(f"warning: {exc}; not a picture either; skipped")
+        except (ImageError, VideoError) as exc:
+            warn(f"warning: {exc}; skipped")
             continue
         if not found:
             warn(f"warning: {file}: no face of {name} found; skipped")

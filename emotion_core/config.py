@@ -181,9 +181,9 @@ class Settings:
         object.__setattr__(self, "sample_period", validate_sample_period(self.sample_period))
         object.__setattr__(self, "weights", validate_weights(self.weights))
         if self.emotion_model not in EMOTION_MODELS:
-            raise SettingsError(f"emotion model must be one of {', '.join(EMOTION_MODELS)}, not {self.emotion_model!r}")
+            raise SettingsError(f"EMOTION_MODEL must be one of {', '.join(EMOTION_MODELS)}, not {self.emotion_model!r}")
         if self.detector not in DETECTORS:
-            raise SettingsError(f"detector must be one of {', '.join(DETECTORS)}, not {self.detector!r}")
+            raise SettingsError(f"EMOTION_DETECTOR must be one of {', '.join(DETECTORS)}, not {self.detector!r}")
         if not isinstance(self.db_url, str) or "://" not in self.db_url:
             raise SettingsError(f"database URL is not a SQLAlchemy URL: {self.db_url!r}")
         object.__setattr__(self, "ice_servers", validate_ice_servers(self.ice_servers))

@@ -131,7 +131,8 @@ def enroll(
             if match != UNKNOWN:
                 raise EnrollmentError(
                     f"{describe(source)}: this face matches the enrolled person {match!r} "
-                    f"(distance {distance:.2f}); use force to enroll anyway"
+                    f"(distance {distance:.2f}); to enroll anyway, use --force (command line) or tick "
+                    '"Enroll even if the face matches another enrolled person" (Enroll page)'
                 )
 
     add_person(store, name, encodings, check=None if force else refuse_lookalikes)

@@ -106,6 +106,7 @@ def test_duplicate_face_is_refused_unless_forced(page, faces_path):
     at = submit(page(ENROLL), PERSON, [upload(first)])
     at = submit(at, "Someone Else", [upload(second)])
     assert f"matches the enrolled person '{PERSON}'" in at.error[0].value
+    assert f'tick "{at.checkbox[0].label}"' in at.error[0].value  # the way out names the real checkbox
     assert load_registry(faces_path).people() == {PERSON: 1}
     at.checkbox[0].check()
     at = submit(at, "Someone Else", [upload(second)])

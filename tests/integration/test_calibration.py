@@ -98,6 +98,17 @@ def test_calibrating_a_face_that_rests_happy_makes_it_read_neutral(enrolled, res
     assert after["calibrated"] is True
     assert after["counts"]["Neutral"] >= 0.9 * after["observations"], after
     assert after["observations"] == before["observations"]
+    # A missing file, a folder and a text file are skipped with one reason each.
+    (tmp_path / "notes.txt").write_text("not a face")
+    done = cli(
+        "calibrate", PERSON, photos(FOLDER)[0], tmp_path / "none.jpg", tmp_path, tmp_path / "notes.txt", faces=faces
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"warning: {tmp_path / 'none.jpg'}: file not found; skipped",
+        f"warning: {tmp_path}: is a directory, not an image; skipped",
+        f"warning: {tmp_path / 'notes.txt'}: neither a picture nor a video; skipped",
+    ]
 
     assert cli("calibrate", "--clear", PERSON, faces=faces).returncode == 0
     assert analyze(resting_video, faces)[PERSON] == before

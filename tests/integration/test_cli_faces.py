@@ -84,6 +84,13 @@ def test_faces_path_from_the_environment(enrolled):
     assert [p["name"] for p in json.loads(done.stdout)] == ["Barack Obama", "Joe Biden"]
 
 
+def test_a_face_of_someone_enrolled_is_refused_naming_the_force_option(enrolled):
+    before = enrolled.read_bytes()
+    done = cli("enroll", "Impostor", photos("barack_obama")[3], faces=enrolled)
+    assert_bad_input(done, "matches the enrolled person 'Barack Obama'", "use --force")
+    assert enrolled.read_bytes() == before
+
+
 def test_forget(enrolled, tmp_path):
     copy = tmp_path / "faces.pkl"
     copy.write_bytes(enrolled.read_bytes())
@@ -180,6 +187,8 @@ def test_bad_names_exit_2_and_store_nothing(enrolled, name, reason):
         (["analyze", str(HAMILTON), "--sample-period", "0"], {}, "sampling period must be between"),
         (["analyze", str(HAMILTON), "--sample-period", "100"], {}, "sampling period must be between"),
         (["analyze", str(HAMILTON)], {"EMOTION_WEIGHTS": '{"Sad": -3}'}, "weight of Sad"),
+        (["identify"], {"EMOTION_MODEL": "gpt"}, "EMOTION_MODEL must be one of auto, "),
+        (["identify"], {"EMOTION_DETECTOR": "yolo"}, "EMOTION_DETECTOR must be one of "),
     ],
 )
 def test_out_of_range_settings_exit_2(enrolled, args, env, reason):
