@@ -24,6 +24,13 @@ def is_visitor(name: str) -> bool:
     return re.fullmatch(VISITOR_PATTERN, name) is not None
 
 
+def listing_order(name: str) -> tuple[bool, int, str]:
+    """Sort key of people's names for listings: names alphabetically, then visitors by number
+    ("Visitor 2" before "Visitor 10")."""
+    visitor = is_visitor(name)
+    return visitor, int(name[len(VISITOR) :]) if visitor else 0, name
+
+
 def is_stranger(name: str) -> bool:
     """Whether `name` stands for a face that matches nobody enrolled (Unknown or a visitor)."""
     return name == UNKNOWN or is_visitor(name)

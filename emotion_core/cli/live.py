@@ -11,7 +11,7 @@ from typing import TextIO
 from ..calibration import usable_baseline
 from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
-from ..labels import LABELS
+from ..labels import LABELS, listing_order
 from ..live import FinalScores, PersonStats, person_stats
 from ..registry import open_registry
 from ..replay import analyze_video
@@ -100,9 +100,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     calibrated = {name for name in registry.baselines if usable_baseline(registry.baselines, name, model_name)}
     if args.json:
         # Everyone enrolled has an entry, observed or not (then 0 observations and a null score).
-        people: dict[str, PersonStats] = {p.name: p for p in final.people}
-        for name in registry.people():
-            people.setdefault(name, person_stats(name, {}, settings.weights))
+        seen: dict[str, PersonStats] = {p.name: p for p in final.people}
+        people = {
+            name: seen.get(name) or person_stats(name, {}, settings.weights)
+            for name in sorted({*seen, *registry.people()}, key=listing_order)
+        }
         print_json(
             {
                 "frames": report.frames,

@@ -189,3 +189,19 @@ def test_cli_analyze_sessions_export_and_forget(faces_file, tmp_path):
 
     assert cli("export", 999, "--csv", exported, env=env).returncode == 2
     assert cli("analyze", tmp_path / "missing.mp4", env=env).returncode == 2
+
+
+def test_cli_analyze_json_lists_people_then_visitors_by_number(tmp_path):
+    faces = tmp_path / "faces.pkl"  # nobody of the clip enrolled: its faces are all visitors
+    for name, folder in (("Kit Harington", "kit_harington"), ("Joe Biden", "joe_biden")):
+        enroll(faces, name, photos(folder)[:1], tolerance=Settings().tolerance)
+    done = cli("analyze", HAMILTON, "--model", "faceapi", "--json", faces=faces)
+    assert done.returncode == 0, done.stderr
+    people = json.loads(done.stdout)["people"]
+    names = list(people)
+    visitors = [int(name.split()[1]) for name in names if is_visitor(name)]
+    assert max(visitors) >= 10, names  # "Visitor 10" sorts before "Visitor 2" as text
+    assert names == ["Joe Biden", "Kit Harington", *(f"Visitor {n}" for n in sorted(visitors))]
+    # Only visitors that were counted are listed; the enrolled are listed all the same.
+    assert all(people[f"Visitor {n}"]["observations"] > 0 for n in visitors)
+    assert people["Joe Biden"]["observations"] == 0 and people["Joe Biden"]["score"] is None
