@@ -251,7 +251,11 @@ def main() -> None:
     variants: list[tuple[str, FaceDetector, BoxMap | None]] = [
         ("hog", hog, None),
         ("retinaface, own box", raw, BoxMap()),
-        ("retinaface, mapped", RetinaFaceDetector(path, DETECT_MAX_SIDE, RETINAFACE_MIN_SCORE, encoding_map=fitted), fitted),
+        (
+            "retinaface, mapped",
+            RetinaFaceDetector(path, DETECT_MAX_SIDE, RETINAFACE_MIN_SCORE, encoding_map=fitted),
+            fitted,
+        ),
     ]
     for label, detector, box_map in variants:
         tree = encode_tree(args.faces, detector)
