@@ -36,8 +36,8 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
 )
 """Points per observed emotion, from the original design (every other label -2)."""
 
-MIN_IDENTIFY_FACE = 64
-"""Default smallest face width (pixels) identified, read and counted in video (docs/performance.md)."""
+MIN_IDENTIFY_FACE = 40
+"""Default smallest face width (pixels) identified, read and counted in video (docs/performance.md#small-faces)."""
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """Largest image accepted from a user, in pixels (decompression-bomb guard)."""
@@ -133,8 +133,8 @@ class Settings:
     # HOG upsampling of the downscaled frame: 1 finds faces down to about 40 px there.
     detect_upsample: int = 1
     # Faces narrower than this (pixels, in the frame) are tracked and drawn but neither identified
-    # nor read nor counted: on ../shared/data such faces give wrong names (docs/performance.md).
-    # 0 identifies every face.
+    # nor read nor counted; 0 identifies every face. Photos of ../shared/data scaled down to 40 px
+    # faces are all still named, below it their distances reach the tolerance (docs/performance.md).
     min_identify_face: int = MIN_IDENTIFY_FACE
     # Detection runs at most this often (seconds); frames in between keep the tracked boxes.
     # Detection is most of a frame's cost (docs/performance.md); 0 detects on every frame.
