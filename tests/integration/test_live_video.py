@@ -122,19 +122,25 @@ def test_overlay_marks_the_named_face(registry, model):
     analyzer = FrameAnalyzer(registry, model, DEFAULT)
     for frame in read_frames(HAMILTON):
         faces = analyzer.analyze(frame.bgr, frame.timestamp)
-        if faces and faces[0].name == MIRANDA:
+        named = [face for face in faces if face.name == MIRANDA]
+        if named:
             break
     original = frame.bgr.copy()
     drawn = frame.bgr.copy()
-    draw_faces(drawn, faces)
+    draw_faces(drawn, named)  # the others (visitors) drawn too would cover other parts of the frame
     assert drawn.shape == frame.bgr.shape and drawn.dtype == np.uint8
-    top, right, bottom, left = faces[0].box
+    top, right, bottom, left = named[0].box
     assert not np.array_equal(
         drawn[top - 30 : bottom + 2, left - 2 : right + 2], original[top - 30 : bottom + 2, left - 2 : right + 2]
     )
     assert np.array_equal(drawn[:, : left - 5], original[:, : left - 5]) or np.array_equal(
         drawn[bottom + 30 :], original[bottom + 30 :]
     )
+    everyone = frame.bgr.copy()
+    draw_faces(everyone, faces)
+    for face in faces:
+        t, r, b, l = face.box
+        assert not np.array_equal(everyone[t:b, l:r], original[t:b, l:r])
 
 
 def test_without_an_emotion_model_faces_are_named_but_not_counted(registry):
