@@ -85,19 +85,24 @@ def pad_to_square(image: np.ndarray) -> np.ndarray:
 
 def resize_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     """Resize to size x size like TF.js `resizeBilinear(x, size, alignCorners=false,
-    halfPixelCenters=false)`, which face-api uses; float32 result."""
-    height, width = image.shape[:2]
+    halfPixelCenters=false)`, which face-api and Human use; float32 result."""
+    height, width, channels = image.shape
     ys = np.arange(size) * (height / size)
     xs = np.arange(size) * (width / size)
     y0, x0 = ys.astype(np.int64), xs.astype(np.int64)
-    y1, x1 = np.minimum(y0 + 1, height - 1), np.minimum(x0 + 1, width - 1)
+    rows = np.concatenate([y0, np.minimum(y0 + 1, height - 1)])
+    columns = np.concatenate([x0, np.minimum(x0 + 1, width - 1)])
+    # Only the sampled pixels are gathered (a crop can be far larger than size), as uint8 rows
+    # then columns of the flattened rows, before any float arithmetic.
+    flat = np.ascontiguousarray(image).reshape(height, width * channels).take(rows, axis=0)
+    corners = flat.take((columns[:, None] * channels + np.arange(channels)).ravel(), axis=1)
+    corners = corners.astype(np.float32).reshape(2 * size, 2 * size, channels)
     dy = (ys - y0).astype(np.float32)[:, None, None]
     dx = (xs - x0).astype(np.float32)[None, :, None]
-    # Only the sampled rows and columns are converted to float (a crop can be far larger than size).
-    rows = image[np.concatenate([y0, y1])].astype(np.float32)
-    left, right = rows[:, x0], rows[:, x1]
-    mixed = left * (1 - dx) + right * dx
-    return mixed[:size] * (1 - dy) + mixed[size:] * dy
+    left, right = corners[:, :size], corners[:, size:]
+    mixed = left + (right - left) * dx  # TF.js's own lerp order
+    top, bottom = mixed[:size], mixed[size:]
+    return top + (bottom - top) * dy
 
 
 def _onnx_session(path: Path, backend: str) -> Any:

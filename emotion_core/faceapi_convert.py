@@ -124,10 +124,12 @@ def _dense_block(g: _Graph, x: str, block: str, w: Mapping[str, np.ndarray], siz
 def build_model(weights: Mapping[str, np.ndarray]) -> onnx.ModelProto:
     """The FaceExpressionNet ONNX model for the decoded TF.js `weights`."""
     g = _Graph()
-    mean = np.array(MEAN_RGB, dtype=np.float32).reshape(1, 1, 1, 3)
-    x = g.node("Sub", ["input", g.const("mean_rgb", mean)], "centred")
-    x = g.node("Div", [x, g.const("scale", np.array(255.0, dtype=np.float32))], "normalized")
-    x = g.node("Transpose", [x], "nchw", perm=[0, 3, 1, 2])
+    # Normalised after the transpose: the same values, but onnxruntime broadcasts a per-channel
+    # constant over NCHW planes far faster than over NHWC's innermost axis of 3.
+    mean = np.array(MEAN_RGB, dtype=np.float32).reshape(1, 3, 1, 1)
+    x = g.node("Transpose", ["input"], "input_nchw", perm=[0, 3, 1, 2])
+    x = g.node("Sub", [x, g.const("mean_rgb", mean)], "centred")
+    x = g.node("Div", [x, g.const("scale", np.array(255.0, dtype=np.float32))], "nchw")
     size = INPUT_SIZE
     for index in range(len(BLOCK_CHANNELS)):
         x, size = _dense_block(g, x, f"dense{index}", weights, size, first=index == 0)

@@ -1,4 +1,5 @@
-"""The face registry in a database server's `enrolled_faces` table, shared by every app server.
+"""The face registry in a database server's `enrolled_faces` table, shared by every app server;
+calibration baselines in `calibration_baselines`.
 
 Writers serialise on a transaction-scoped advisory lock, so the look-alike check of an enrollment
 sees every enrollment committed before it. Every change bumps `registry_version` in `settings_kv`;
@@ -16,11 +17,12 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from .calibration import Baseline
 from .config import DbTimeouts
 from .db import erase, make_engine, reason, safe_url, upgrade
 from .errors import RegistryError
 from .registry import ENCODING_SIZE, Registry
-from .schema import REGISTRY_VERSION_KEY, enrolled_faces_table, settings_kv_table
+from .schema import REGISTRY_VERSION_KEY, calibration_baselines_table, enrolled_faces_table, settings_kv_table
 
 REGISTRY_LOCK_ID = 0x66616365  # "face": the advisory lock key of registry writers
 _DTYPE = np.dtype("<f8")
@@ -61,34 +63,22 @@ class DatabaseRegistry:
             raise RegistryError(f"cannot read the enrolled people from {self.location}: {reason(exc)}") from None
 
     def update(self, change: Callable[[Registry], Registry]) -> Registry:
-        removed = False
+        erasable: list[str] = []
         try:
             with self._connect() as conn, conn.begin():
                 if self._engine.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REGISTRY_LOCK_ID})
                 before = _read(conn)
                 after = change(before)
-                if after.baselines:  # not stored here yet: refuse rather than drop them silently
-                    raise RegistryError(
-                        f"calibration baselines are kept in faces.pkl only, not in {self.location}; nothing was stored"
-                    )
-                for name in dict.fromkeys(before.names + after.names):
-                    old, new = before.encodings_of(name), after.encodings_of(name)
-                    if old.shape == new.shape and np.array_equal(old, new):
-                        continue
-                    removed = removed or len(old) > 0
-                    conn.execute(delete(enrolled_faces_table).where(enrolled_faces_table.c.name == name))
-                    if len(new):
-                        now = time.time()
-                        conn.execute(
-                            insert(enrolled_faces_table),
-                            [{"name": name, "encoding": _to_bytes(row), "enrolled_at": now} for row in new],
-                        )
+                if _write_baselines(conn, before, after):  # first: it also clears rows left without a person
+                    erasable.append(calibration_baselines_table.name)
+                if _write_encodings(conn, before, after):
+                    erasable.append(enrolled_faces_table.name)
                 _bump_version(conn)
         except SQLAlchemyError as exc:
             raise RegistryError(f"cannot change the enrolled people in {self.location}: {reason(exc)}") from None
-        if removed:
-            erase(self._engine, ("enrolled_faces",))
+        if erasable:
+            erase(self._engine, tuple(erasable))
         return after
 
     def close(self) -> None:
@@ -102,7 +92,56 @@ def _read(conn: Connection) -> Registry:
     ).all()
     if not rows:
         return Registry()
-    return Registry(tuple(name for name, _ in rows), np.vstack([_from_bytes(blob) for _, blob in rows]))
+    names = tuple(name for name, _ in rows)
+    baselines = {}
+    table = calibration_baselines_table
+    for name, mean, frames, recorded_at, model in conn.execute(
+        select(table.c.name, table.c.mean, table.c.frames, table.c.recorded_at, table.c.model)
+    ):
+        if name not in names:  # left by a server of an earlier build that removed the person
+            continue
+        try:
+            baselines[name] = Baseline.from_plain(
+                {"mean": mean, "frames": frames, "recorded_at": recorded_at, "model": model}
+            )
+        except ValueError as exc:
+            raise RegistryError(f"the calibration_baselines table holds a malformed baseline: {exc}") from None
+    return Registry(names, np.vstack([_from_bytes(blob) for _, blob in rows]), baselines)
+
+
+def _write_encodings(conn: Connection, before: Registry, after: Registry) -> bool:
+    """Store the encodings of the people whose encodings changed; True if rows were deleted."""
+    removed = False
+    for name in dict.fromkeys(before.names + after.names):
+        old, new = before.encodings_of(name), after.encodings_of(name)
+        if old.shape == new.shape and np.array_equal(old, new):
+            continue
+        removed = removed or len(old) > 0
+        conn.execute(delete(enrolled_faces_table).where(enrolled_faces_table.c.name == name))
+        if len(new):
+            now = time.time()
+            conn.execute(
+                insert(enrolled_faces_table),
+                [{"name": name, "encoding": _to_bytes(row), "enrolled_at": now} for row in new],
+            )
+    return removed
+
+
+def _write_baselines(conn: Connection, before: Registry, after: Registry) -> bool:
+    """Delete the baselines of people not enrolled before the change, then store those that changed;
+    True if rows were deleted or replaced."""
+    table = calibration_baselines_table
+    orphans = conn.execute(delete(table).where(table.c.name.not_in(select(enrolled_faces_table.c.name)))).rowcount
+    removed = orphans > 0
+    for name in dict.fromkeys([*before.baselines, *after.baselines]):
+        old, new = before.baselines.get(name), after.baselines.get(name)
+        if old == new:
+            continue
+        removed = removed or old is not None
+        conn.execute(delete(table).where(table.c.name == name))
+        if new is not None:
+            conn.execute(insert(table).values(name=name, **new.to_plain()))
+    return removed
 
 
 def _to_bytes(encoding: np.ndarray) -> bytes:

@@ -4,6 +4,7 @@
 - `deleted_sessions`: ids of deleted sessions, so that late rows from another server are refused.
 - `forgotten_people`: salted hashes (never names) of forgotten people, for the same reason.
 - `enrolled_faces`: the face registry when the database is a server shared by several app servers.
+- `calibration_baselines`: the resting-face baselines of people in `enrolled_faces` (one row each).
 - `settings_kv`: the salt of the hashes and the registry's change counter.
 """
 
@@ -65,6 +66,15 @@ enrolled_faces_table = Table(
     Column("encoding", LargeBinary, nullable=False),  # 128 little-endian float64
     Column("enrolled_at", Double, nullable=False),
 )
+calibration_baselines_table = Table(
+    "calibration_baselines",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("mean", JSON, nullable=False),  # label -> mean probability (calibration.Baseline.mean)
+    Column("frames", Integer, nullable=False),
+    Column("recorded_at", Double, nullable=False),
+    Column("model", String(64), nullable=False),
+)
 settings_kv_table = Table(
     "settings_kv",
     metadata,
@@ -75,5 +85,5 @@ settings_kv_table = Table(
 SALT_KEY = "name_hash_salt"
 REGISTRY_VERSION_KEY = "registry_version"
 
-ERASABLE_TABLES = ("observations", "sessions", "enrolled_faces")
+ERASABLE_TABLES = ("observations", "sessions", "enrolled_faces", "calibration_baselines")
 """Tables whose deleted rows held names (vacuumed and reindexed after deletes on PostgreSQL)."""

@@ -62,6 +62,10 @@ class LiveStream:
         from (see `emotion_core.stamp`); None otherwise."""
         return self._analysed_stamp
 
+    def prepare(self) -> None:
+        """The camera is connecting: start the analysis now rather than at the first frame."""
+        self._worker.prepare()
+
     def analysis_idle(self) -> bool:
         """Whether the analysis would take a frame now (callers may skip preparing one otherwise)."""
         return self._worker.idle

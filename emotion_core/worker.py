@@ -157,6 +157,8 @@ class AnalysisWorker:
         self._conn: multiprocessing.connection.Connection | None = None
         self._process: Any = None
         self._idle = False
+        self._starting = False  # a process is being started on the "analysis-start" thread
+        self._retry_at = 0.0  # after a failed start, no new one before this time.monotonic()
         self._closed = False
         self._last_submit = 0.0
         self._last_sent = 0.0
@@ -175,7 +177,7 @@ class AnalysisWorker:
     @property
     def idle(self) -> bool:
         """Whether `submit` would send a frame now (or start the process)."""
-        return self._idle or self._process is None
+        return self._idle or (self._process is None and not self._starting)
 
     @property
     def pid(self) -> int | None:
@@ -199,7 +201,7 @@ class AnalysisWorker:
                 return False
             self._last_submit = now
             if self._process is None:
-                self._start()
+                self._launch()
                 return False
             max_fps = self._settings.analysis_max_fps
             if not self._idle or self._conn is None or (max_fps and now - self._last_sent < 1.0 / max_fps):
@@ -214,6 +216,13 @@ class AnalysisWorker:
         except (OSError, ValueError, TypeError):  # the process just died; the receiver thread handles it
             return False
         return True
+
+    def prepare(self) -> None:
+        """Start the process now, ahead of the first frame (the camera is connecting), so that it
+        has loaded its models when frames arrive; it stops as usual if none come."""
+        with self._lock:
+            if not self._closed and self._process is None:
+                self._launch()
 
     def set_registry(self, registry: Registry) -> None:
         """Identify against `registry` from the next frame on."""
@@ -262,18 +271,47 @@ class AnalysisWorker:
         except (OSError, ValueError):
             pass
 
-    def _start(self) -> None:
-        """Start the analysis process and its receiver thread (called with the lock held)."""
+    def _launch(self) -> None:
+        """Start a process on a thread of its own unless one is starting (called with the lock
+        held): forking waits for the fork server, which may still be loading dlib, and the frame
+        callback must never wait."""
+        if self._starting or self._closed or time.monotonic() < self._retry_at:
+            return
+        self._starting = True
+        threading.Thread(target=self._start, args=(self._stops,), name="analysis-start", daemon=True).start()
+
+    def _start(self, stops: int) -> None:
+        """Start the analysis process and its receiver thread; `stops` is the `stop()` count when
+        the start was asked for (a stop meanwhile cancels it)."""
         context = _context()
         conn, child = context.Pipe()
-        settings = self._settings.replace(tolerance=self._tolerance)
+        with self._lock:
+            settings = self._settings.replace(tolerance=self._tolerance)
+            registry, model = self._registry, self._model
         process = context.Process(  # type: ignore[attr-defined]
-            target=_serve, args=(child, settings, self._registry, self._model), name="emotion-analysis", daemon=True
+            target=_serve, args=(child, settings, registry, model), name="emotion-analysis", daemon=True
         )
-        with _plain_main():
-            process.start()
-        child.close()
-        self._conn, self._process, self._idle, self._last_sent = conn, process, False, 0.0
+        try:
+            with _plain_main():
+                process.start()
+        except Exception as exc:  # the fork server is gone or cannot fork: report, retry on a later frame
+            logger.error("face analysis could not start: %s", exc)
+            with self._lock:
+                self._problem = f"face analysis could not start ({exc}); retrying"
+                self._retry_at = time.monotonic() + RESTART_DELAYS_S[-1]
+        finally:
+            child.close()
+            with self._lock:
+                self._starting = False
+                cancelled = self._closed or stops != self._stops or not process.pid
+                if not cancelled:
+                    self._conn, self._process, self._idle, self._last_sent = conn, process, False, 0.0
+                    self._last_submit = max(self._last_submit, time.monotonic())
+        if cancelled:
+            conn.close()  # the process sees EOF and exits
+            if process.pid:
+                _reap(process)
+            return
         threading.Thread(
             target=self._receive, args=(conn, process), name=f"analysis-results-{process.pid}", daemon=True
         ).start()
@@ -318,7 +356,7 @@ class AnalysisWorker:
         time.sleep(delay)
         with self._lock:
             if stops == self._stops and not self._closed and self._process is None:
-                self._start()
+                self._launch()
 
     def _idle_too_long(self, process: Any) -> bool:
         with self._lock:

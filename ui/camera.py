@@ -14,7 +14,7 @@ from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 from emotion_core.config import Settings
 from emotion_core.overlay import draw_faces
 from emotion_core.stream import LiveStream
-from ui.compat import offer_loopback_candidates, prepare_context, relay_newest_frames
+from ui.compat import keep_collections_off_the_video, offer_loopback_candidates, prepare_context, relay_newest_frames
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,9 @@ def camera(settings: Settings, stream: LiveStream, *, returning: bool) -> WebRtc
     """
     offer_loopback_candidates()
     relay_newest_frames()
+    keep_collections_off_the_video()
     prepare_context(CAMERA_KEY, returning)
-    return webrtc_streamer(
+    context = webrtc_streamer(
         key=CAMERA_KEY,
         mode=WebRtcMode.SENDRECV,
         # An explicit list, even empty: with None streamlit-webrtc fills in a public STUN server.
@@ -88,3 +89,6 @@ def camera(settings: Settings, stream: LiveStream, *, returning: bool) -> WebRtc
         on_video_ended=stream.stop,
         async_processing=True,
     )
+    if context.state.signalling and not context.state.playing:
+        stream.prepare()  # START was pressed: load the analysis while the connection is set up
+    return context

@@ -1,18 +1,23 @@
-"""Workarounds for streamlit-webrtc and aioice, each checked against the version it was written
-for (see `emotion_core.compat.require_version`): an upgrade that changes what they patch fails
-loudly at the first camera render instead of silently breaking START or loopback streaming."""
+"""Workarounds for Streamlit, streamlit-webrtc, aiortc and aioice, each checked against the
+version it was written for (see `emotion_core.compat.require_version`): an upgrade that changes
+what they patch fails loudly at the first camera render instead of silently breaking START,
+loopback streaming or the video's frame rate."""
 
 from __future__ import annotations
+
+import gc
 
 import aioice.ice
 import streamlit as st
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
+from streamlit import config as streamlit_config
 from streamlit_webrtc import component as webrtc_component
 
 from emotion_core.compat import require_version
 
 AIOICE_VERSION = "0.13.0"
+STREAMLIT_VERSION = "1.67.0"
 AIORTC_VERSION = "1.16.0"
 STREAMLIT_WEBRTC_VERSION = "0.79.0"
 LOOPBACK = "127.0.0.1"
@@ -59,6 +64,26 @@ def relay_newest_frames() -> None:
 
     newest_frame_subscribe.newest_frames = True  # type: ignore[attr-defined]
     MediaRelay.subscribe = newest_frame_subscribe  # type: ignore[method-assign]
+
+
+def keep_collections_off_the_video() -> None:
+    """Stop full garbage collections from freezing the video for a third of every second.
+
+    Streamlit runs `gc.collect(2)` after every script run (`runner.postScriptGC`), and the Live
+    page's figures rerun once a second. With pandas, Altair and aiortc loaded, one full collection
+    holds the GIL for 100-330 ms, so the decoder, frame callback and encoder threads stall and the
+    returned video repeats frames (measured with bench/e2e.py: content/camera ratio 0.41 with it,
+    0.72 without, same run). `.streamlit/config.toml` turns the option off; this also covers a
+    server started with another config. The objects alive now (imported modules, mostly) are moved
+    out of the collector's sight once per process (`gc.freeze`), so Python's own, rarer full
+    collections only walk what the app created since. Idempotent.
+    """
+    require_version("streamlit", STREAMLIT_VERSION, "runner.postScriptGC is set at run time")
+    if streamlit_config.get_option("runner.postScriptGC"):
+        streamlit_config.set_option("runner.postScriptGC", False)
+    if not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
 
 
 def prepare_context(key: str, returning: bool) -> None:

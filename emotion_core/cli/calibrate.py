@@ -7,7 +7,7 @@ import sys
 
 from ..emotions import MODEL_CHOICES
 from ..errors import EnrollmentError
-from ..registry import load_registry, set_baseline
+from ..registry import open_registry, set_baseline
 from . import print_json, settings_from
 
 
@@ -24,11 +24,12 @@ def register(commands: argparse._SubParsersAction, eval_commands: argparse._SubP
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    store = open_registry(settings)
     name = args.name.strip()
     if args.clear:
         if args.files:
             raise EnrollmentError("calibrate --clear takes a name and no files")
-        set_baseline(settings.faces_path, name, None)
+        set_baseline(store, name, None)
         if args.json:
             print_json({"name": name, "cleared": True})
         else:
@@ -36,7 +37,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 0
     if not args.files:
         raise EnrollmentError("give one or more photos or videos of the person's resting face")
-    registry = load_registry(settings.faces_path)
+    registry = store.load()
     if name not in registry.names:
         raise EnrollmentError(f"no enrolled person named {name!r}")
     from ..calibration import baseline_from_files
@@ -52,7 +53,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         lambda line: print(line, file=sys.stderr),
         settings.max_image_pixels,
     )
-    set_baseline(settings.faces_path, name, baseline)
+    set_baseline(store, name, baseline)
     if args.json:
         print_json(
             {

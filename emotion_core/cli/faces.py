@@ -166,6 +166,7 @@ def cmd_faces_import(args: argparse.Namespace) -> int:
     def merge(registry: Registry) -> Registry:
         for name in incoming.people():
             registry = registry.without_person(name).with_person(name, incoming.encodings_of(name))
+            registry = registry.with_baseline(name, incoming.baselines.get(name))
         return registry
 
     store.update(merge)

@@ -12,7 +12,7 @@ from ..calibration import usable_baseline
 from ..config import EMOTION_MODELS, Settings
 from ..emotions import EmotionModel, load_emotion_model
 from ..labels import LABELS
-from ..live import FinalScores
+from ..live import FinalScores, PersonStats, person_stats
 from ..registry import open_registry
 from ..replay import analyze_video
 from ..store import EmotionLog, write_csv
@@ -99,6 +99,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     model_name = None if model is None else model.name
     calibrated = {name for name in registry.baselines if usable_baseline(registry.baselines, name, model_name)}
     if args.json:
+        # Everyone enrolled has an entry, observed or not (then 0 observations and a null score).
+        people: dict[str, PersonStats] = {p.name: p for p in final.people}
+        for name in registry.people():
+            people.setdefault(name, person_stats(name, {}, settings.weights))
         print_json(
             {
                 "frames": report.frames,
@@ -111,7 +115,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                         "points": _points(p.points),
                         **({"calibrated": True} if p.name in calibrated else {}),
                     }
-                    for p in final.people
+                    for p in people.values()
                 },
                 "overall_score": _score(final.overall_score),
                 "processing_fps": round(report.fps, 2),

@@ -157,3 +157,35 @@ def test_loopback_only_host_offers_127_0_0_1():
         pytest.skip(f"cannot create a network namespace here: {probe.stderr.strip()}")
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split("\n")[-2] == "[] ['127.0.0.1']"
+
+
+GC_PROBE = textwrap.dedent("""
+    import gc, sys, time
+    sys.path.insert(0, sys.argv[1])
+    import pandas, altair  # the Live page's figures: what makes a full collection slow
+    from streamlit import config
+    from ui.compat import keep_collections_off_the_video
+    before = config.get_option("runner.postScriptGC")
+    keep_collections_off_the_video()
+    frozen = gc.get_freeze_count()
+    keep_collections_off_the_video()
+    start = time.perf_counter()
+    gc.collect(2)
+    print(before, config.get_option("runner.postScriptGC"), frozen > 10000, gc.get_freeze_count() <= frozen)
+    print(f"full collection after freeze: {(time.perf_counter() - start) * 1000:.1f} ms", file=sys.stderr)
+""")
+
+
+def test_full_collections_stay_off_the_video_threads(tmp_path):
+    """Streamlit's collection after every run is switched off and what the imports created is
+    frozen once (a fresh interpreter, as the freeze is process-wide, run outside the project so
+    that its `.streamlit/config.toml` leaves Streamlit's default on)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, str(PROJECT_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split("\n")[-2] == "True False True True"

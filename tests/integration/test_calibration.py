@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,9 @@ from emotion_core.calibration import make_baseline
 from emotion_core.config import Settings
 from emotion_core.emotions import load_emotion_model
 from emotion_core.images import load_image
-from emotion_core.registry import load_registry, set_baseline
+from emotion_core.labels import LABELS
+from emotion_core.registry import FileRegistry, RegistryStore, load_registry, set_baseline
+from emotion_core.registry_db import DatabaseRegistry
 from emotion_core.replay import analyze_video
 from tests.data import EMOTIONS, GROUPS, photos
 from tests.integration.helpers import assert_bad_input, cli
@@ -56,10 +59,22 @@ def resting_video(tmp_path_factory) -> Path:
     return slideshow(tmp_path_factory.mktemp("video") / "rest.mp4", photos(FOLDER)[5:])
 
 
-def analyze(video: Path, faces: Path) -> dict:
-    done = cli("analyze", video, "--model", "faceapi", "--json", faces=faces)
+def analyze(video: Path, faces: Path, env: dict | None = None) -> dict:
+    done = cli("analyze", video, "--model", "faceapi", "--json", faces=faces, env=env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["people"]
+
+
+@pytest.fixture(params=["file", "database"])
+def backend(request, tmp_path) -> Iterator[tuple[RegistryStore, dict]]:
+    """Where the CLI keeps the people, and its environment: faces.pkl, or a PostgreSQL server."""
+    if request.param == "file":
+        yield FileRegistry(tmp_path / "faces.pkl"), {}
+        return
+    url = request.getfixturevalue("pg_url")
+    database = DatabaseRegistry(url)
+    yield database, {"EMOTION_DB_URL": url}
+    database.close()
 
 
 def test_calibrating_a_face_that_rests_happy_makes_it_read_neutral(enrolled, resting_video, tmp_path):
@@ -86,6 +101,63 @@ def test_calibrating_a_face_that_rests_happy_makes_it_read_neutral(enrolled, res
 
     assert cli("calibrate", "--clear", PERSON, faces=faces).returncode == 0
     assert analyze(resting_video, faces)[PERSON] == before
+
+
+def test_a_baseline_lives_with_the_person_in_each_registry(backend, resting_video, tmp_path):
+    """calibrate, analyze, calibrate --clear and forget on the command line, with faces.pkl or the database."""
+    store, env = backend
+    faces = tmp_path / "faces.pkl"  # with the database, the CLI never writes it
+    for name, folder, count in ((PERSON, FOLDER, 3), ("John Savage", "john_savage", 2)):
+        done = cli("enroll", name, *photos(folder)[:count], faces=faces, env=env)
+        assert done.returncode == 0, done.stderr
+    done = cli("calibrate", PERSON, *photos(FOLDER)[:5], "--model", "faceapi", "--json", faces=faces, env=env)
+    assert done.returncode == 0, done.stderr
+    stored = store.load().baselines[PERSON]
+    assert stored.frames == json.loads(done.stdout)["frames"] == 5 and stored.model == "faceapi"
+    assert faces.exists() == isinstance(store, FileRegistry)
+    # A baseline made by another emotion model is kept but not applied.
+    set_baseline(store, "John Savage", make_baseline([np.eye(len(LABELS))[0]], "hsemotion"))
+
+    people = analyze(resting_video, faces, env)
+    assert people[PERSON]["calibrated"] is True
+    assert people[PERSON]["counts"]["Neutral"] >= 0.9 * people[PERSON]["observations"] > 0
+    assert "calibrated" not in people["John Savage"]
+
+    assert cli("calibrate", "--clear", PERSON, faces=faces, env=env).returncode == 0
+    assert set(store.load().baselines) == {"John Savage"}
+    assert cli("calibrate", PERSON, photos(FOLDER)[3], faces=faces, env=env).returncode == 0
+    assert set(store.load().baselines) == {PERSON, "John Savage"}
+    done = cli("forget", PERSON, faces=faces, env=env)
+    assert done.returncode == 0, done.stderr
+    after = store.load()
+    assert after.people() == {"John Savage": 2} and set(after.baselines) == {"John Savage"}
+
+
+def test_analyze_json_lists_every_enrolled_person_and_each_visitor(enrolled, tmp_path):
+    """Only John Salley and a stranger are in the video: John Savage, enrolled, is listed with nothing counted."""
+    faces = tmp_path / "faces.pkl"
+    faces.write_bytes(enrolled.read_bytes())
+    set_baseline(faces, "John Savage", make_baseline([np.eye(len(LABELS))[0]], "faceapi"))
+    video = slideshow(tmp_path / "two.mp4", [photos(FOLDER)[6], photos("barack_obama")[0]])
+    env = {"EMOTION_DB_URL": f"sqlite:///{tmp_path / 'emotions.db'}"}
+    done = cli("analyze", video, "--model", "faceapi", "--json", "--db", faces=faces, env=env)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    people = document["people"]
+    assert set(people) == {PERSON, "John Savage", "Visitor 1"}
+    assert people[PERSON]["observations"] > 0 and people["Visitor 1"]["observations"] > 0
+    assert people["John Savage"] == {
+        "counts": dict.fromkeys(LABELS, 0),
+        "observations": 0,
+        "score": None,
+        "points": 0,
+        "calibrated": True,
+    }
+    assert all(set(entry["counts"]) == set(LABELS) for entry in people.values())
+    # The logged session (History, reports) lists only the people who were seen.
+    (session,) = json.loads(cli("sessions", "--json", env=env).stdout)
+    assert session["id"] == document["session"] and set(session["people"]) == {PERSON, "Visitor 1"}
+    assert set(session["final"]["people"]) == {PERSON, "Visitor 1"}
 
 
 def test_calibrate_from_a_video(enrolled, resting_video, tmp_path):

@@ -181,6 +181,14 @@ def test_fetch_faceapi_is_idempotent_and_reproducible(faceapi_path, tmp_path):
     assert third.returncode == 0, third.stderr
     assert hashlib.sha256(target.read_bytes()).hexdigest() == digest
 
+    # A file made by an older converter (its record has no revision) is converted again.
+    assert provenance["converter_revision"] == weights.FACEAPI_NETWORK.revision > 1
+    del provenance["converter_revision"]
+    (tmp_path / weights.FACEAPI_PROVENANCE).write_text(json.dumps(provenance))
+    fourth = subprocess.run([*FETCH, "faceapi"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert fourth.returncode == 0 and "already available" not in fourth.stderr, fourth.stderr
+    assert json.loads((tmp_path / weights.FACEAPI_PROVENANCE).read_text())["converter_revision"] > 1
+
 
 def test_auto_selection_and_missing_models(faceapi_path, tmp_path, no_hsemotion_cache):
     shutil.copy(faceapi_path, tmp_path / weights.FACEAPI_FILE)

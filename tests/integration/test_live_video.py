@@ -139,8 +139,8 @@ def test_overlay_marks_the_named_face(registry, model):
     everyone = frame.bgr.copy()
     draw_faces(everyone, faces)
     for face in faces:
-        t, r, b, l = face.box
-        assert not np.array_equal(everyone[t:b, l:r], original[t:b, l:r])
+        top, right, bottom, left = face.box
+        assert not np.array_equal(everyone[top:bottom, left:right], original[top:bottom, left:right])
 
 
 def test_without_an_emotion_model_faces_are_named_but_not_counted(registry):

@@ -14,10 +14,18 @@ import numpy as np
 import psycopg
 import pytest
 
+from emotion_core.calibration import make_baseline
 from emotion_core.config import DbTimeouts
 from emotion_core.db import make_engine
 from emotion_core.errors import EnrollmentError
-from emotion_core.registry import FileRegistry, RegistryWatcher, add_person, load_registry, remove_person
+from emotion_core.registry import (
+    FileRegistry,
+    RegistryWatcher,
+    add_person,
+    load_registry,
+    remove_person,
+    set_baseline,
+)
 from emotion_core.registry_db import DatabaseRegistry
 from emotion_core.store import EmotionLog, Observation
 from tests.data import GROUPS, PROJECT_ROOT, photos
@@ -27,8 +35,10 @@ RELATIONS = (
     "observations",
     "sessions",
     "enrolled_faces",
+    "calibration_baselines",
     "ix_observations_person",
     "ix_enrolled_faces_name",
+    "calibration_baselines_pkey",
     "pg_statistic",
 )
 """Every relation file that held the forgotten name (tables, indexes, the statistics catalog)."""
@@ -75,6 +85,45 @@ def test_each_registry_store_adds_and_removes_people(store):
         remove_person(store, "Ann")
 
 
+def test_each_registry_store_keeps_a_baseline_with_its_person(store):
+    add_person(store, "Ann", encodings(2))
+    add_person(store, "Bob", encodings(1))
+    baseline = make_baseline(RNG.dirichlet(np.ones(8), size=12), "faceapi", recorded_at=1_700_000_000.25)
+    set_baseline(store, "Ann", baseline)
+    assert store.load().baselines == {"Ann": baseline}  # the same probabilities, frames, time and model
+    replaced = make_baseline([np.eye(8)[1]], "human")
+    set_baseline(store, "Ann", replaced)
+    assert store.load().baselines == {"Ann": replaced}
+    add_person(store, "Ann", encodings(1))  # enrolling more photos keeps the baseline
+    assert store.load().baselines == {"Ann": replaced}
+    set_baseline(store, "Ann", None)
+    assert store.load().baselines == {}
+    with pytest.raises(EnrollmentError, match="no enrolled person"):
+        set_baseline(store, "Carl", baseline)
+    set_baseline(store, "Bob", baseline)
+    remove_person(store, "Bob")
+    assert store.load().baselines == {}
+    add_person(store, "Bob", encodings(1))  # enrolled again: no baseline comes back
+    assert store.load().baselines == {}
+
+
+def test_a_baseline_left_by_a_server_of_the_previous_build_never_comes_back(pg_url):
+    """Servers before migration 0005 removed a person's encodings only: re-enrolling gets no baseline."""
+    registry = DatabaseRegistry(pg_url)
+    try:
+        add_person(registry, "Ann", encodings(1))
+        set_baseline(registry, "Ann", make_baseline([np.eye(8)[0]], "faceapi"))
+        with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+            conn.execute("DELETE FROM enrolled_faces WHERE name = 'Ann'")  # what that build's forget did
+        assert registry.load().baselines == {}
+        add_person(registry, "Ann", encodings(1))
+        assert registry.load().baselines == {}
+        with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+            assert conn.execute("SELECT count(*) FROM calibration_baselines").fetchone() == (0,)
+    finally:
+        registry.close()
+
+
 def test_a_watcher_sees_changes_made_by_another_process_within_seconds(pg_url):
     writer, reader = DatabaseRegistry(pg_url), DatabaseRegistry(pg_url)
     watcher = RegistryWatcher(reader, period=0.5)
@@ -87,6 +136,12 @@ def test_a_watcher_sees_changes_made_by_another_process_within_seconds(pg_url):
             time.sleep(0.1)
         same = watcher.current()
         assert watcher.current() is same  # unchanged: no reload
+        baseline = make_baseline([np.eye(8)[0]], "faceapi")
+        set_baseline(writer, "Ann", baseline)
+        deadline = time.monotonic() + 5.0
+        while watcher.current().baselines.get("Ann") != baseline:
+            assert time.monotonic() < deadline, "the calibration was not seen within 5 s"
+            time.sleep(0.1)
         remove_person(writer, "Ann")
         deadline = time.monotonic() + 5.0
         while watcher.current().people():
@@ -110,7 +165,11 @@ def test_cli_processes_share_people_through_the_database(pg_url, tmp_path):
     done = cli("identify", "--json", GROUPS / "fr__two_people.jpg", db_url=pg_url)  # no --faces at all
     assert "Barack Obama" in done.stdout
 
-    # Export to a file and import into another database: the same people.
+    # Export to a file and import into another database: the same people, with their baselines.
+    baseline = make_baseline([np.eye(8)[0]], "faceapi")
+    registry = DatabaseRegistry(pg_url)
+    set_baseline(registry, "Barack Obama", baseline)
+    registry.close()
     exported = tmp_path / "export.pkl"
     assert cli("faces", "export", exported, db_url=pg_url).returncode == 0
     assert load_registry(exported).people() == {"Barack Obama": 2}
@@ -118,6 +177,7 @@ def test_cli_processes_share_people_through_the_database(pg_url, tmp_path):
     done = cli("faces", "import", exported, db_url=other, faces=tmp_path / "c.pkl")
     assert done.returncode == 0, done.stderr
     assert load_registry(tmp_path / "c.pkl").people() == {"Barack Obama": 2}
+    assert load_registry(tmp_path / "c.pkl").baselines == {"Barack Obama": baseline}
     tampered = tmp_path / "tampered.pkl"
     tampered.write_bytes(b"cos\nsystem\n(S'echo owned'\ntR.")
     done = cli("faces", "import", tampered, db_url=pg_url)
@@ -127,7 +187,10 @@ def test_cli_processes_share_people_through_the_database(pg_url, tmp_path):
 
 def test_forget_leaves_the_name_in_no_table_and_no_table_or_index_file(pg_url, postgres, tmp_path):
     name = "Zebulon Quetzalcoatl"  # unmistakable in a byte scan
-    add_person(DatabaseRegistry(pg_url), name, encodings(2))
+    registry = DatabaseRegistry(pg_url)
+    add_person(registry, name, encodings(2))
+    set_baseline(registry, name, make_baseline([np.eye(8)[0]], "faceapi"))
+    registry.close()
     log = EmotionLog(pg_url)
     try:
         session = log.start_session(time.time(), None, {})

@@ -114,6 +114,28 @@ def test_stop_ends_the_process_and_its_thread(settings: Settings) -> None:
     wait_for(lambda: stream.analysis_pid is None and not analysis_threads(), "no analysis left", timeout_s=10)
 
 
+def test_prepare_starts_the_analysis_before_the_first_frame(settings: Settings) -> None:
+    """START pressed: the process loads its models while the connection is set up, and the same
+    process analyses the first frames; with no frames at all it ends like an idle one."""
+    stream = LiveStream(settings, load_registry(settings.faces_path), "faceapi", LiveSession(settings))
+    stream.prepare()
+    pid = wait_for(lambda: stream.analysis_pid, "the prepared analysis process")
+    stream.prepare()  # a second render while connecting starts nothing more
+    with Camera(stream, camera_frame(photos("barack_obama")[1])):
+        wait_for(lambda: stream.stats().frames >= 1, "an analysed frame")
+        assert stream.analysis_pid == pid and stream.stats().restarts == 0
+    stream.close()
+    wait_for(lambda: not psutil.pid_exists(pid), "the analysis process to end", timeout_s=10)
+
+    idle = LiveStream(
+        settings.replace(analysis_idle_stop_s=1.0), load_registry(settings.faces_path), "faceapi", LiveSession(settings)
+    )
+    idle.prepare()
+    unused = wait_for(lambda: idle.analysis_pid, "the prepared analysis process")
+    wait_for(lambda: not psutil.pid_exists(unused), "the unused analysis process to end", timeout_s=20)
+    idle.close()
+
+
 def test_the_process_ends_when_frames_stop_coming(settings: Settings) -> None:
     settings = settings.replace(analysis_idle_stop_s=1.0)
     stream = LiveStream(settings, load_registry(settings.faces_path), "faceapi", LiveSession(settings))
