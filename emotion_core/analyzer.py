@@ -84,7 +84,10 @@ class FrameAnalyzer:
     """Detects faces on a downscaled frame, tracks them, names each track and smooths its emotions.
 
     Encodings are computed only for tracks that are new, still voting or due for a re-check (at
-    most one re-check per frame); the emotion model runs once per frame over all faces.
+    most one re-check per frame); the emotion model runs once per frame over all faces. Faces
+    narrower than `settings.min_identify_face` are tracked but neither identified nor read: they
+    keep their track's name (Unknown unless it was identified while large enough) and carry no
+    emotion, so they are not counted.
     Use one instance from one thread; `set_registry` and `set_tolerance` may be called from another.
     """
 
@@ -124,10 +127,12 @@ class FrameAnalyzer:
         ):
             self._boxes, self._detected_at, self._detected_shape = self._detect(bgr), timestamp, bgr.shape
         tracks = self._tracker.update(self._boxes, timestamp)
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if tracks else None
-        encodings = self._identify(rgb, tracks, timestamp)
+        # Faces too small to identify or read are tracked and drawn only (Settings.min_identify_face).
+        readable = [track for track in tracks if track.box[1] - track.box[3] >= self.settings.min_identify_face]
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if readable else None
+        encodings = self._identify(rgb, readable, timestamp)
         if self.emotion_model is not None and rgb is not None:
-            due = [track for track in tracks if track.emotion_due(timestamp, self.settings.emotion_period_s)]
+            due = [track for track in readable if track.emotion_due(timestamp, self.settings.emotion_period_s)]
             if due:
                 rows = self.emotion_model.predict(rgb, [track.box for track in due])
                 for track, row in zip(due, rows):
@@ -135,6 +140,9 @@ class FrameAnalyzer:
         faces = []
         for track in tracks:
             name = track.name
+            if track not in readable:
+                faces.append(AnalyzedFace(track.id, track.box, name, track.distance, None))
+                continue
             if name == UNKNOWN:
                 name = self._visitors.label(track.id, encodings.get(track.id), self._tolerance)
             scores, raw = self._emotions(track)
@@ -203,7 +211,7 @@ class FrameAnalyzer:
         if not chosen:
             return {}
         # Encoded even with nobody enrolled: strangers are told apart by their encodings.
-        encodings = encode_faces(rgb, [track.box for track in chosen])
+        encodings = encode_faces(rgb, [track.box for track in chosen], detector=self.detector)
         for track, encoding in zip(chosen, encodings):
             track.add_vote(*self._matcher.match(encoding), now, self._tolerance)
         return {track.id: encoding for track, encoding in zip(chosen, encodings)}

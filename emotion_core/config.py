@@ -36,6 +36,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
 )
 """Points per observed emotion, from the original design (every other label -2)."""
 
+MIN_IDENTIFY_FACE = 40
+"""Default smallest face width (pixels) identified, read and counted in video (docs/performance.md#small-faces)."""
+
 DEFAULT_MAX_PIXELS = 40_000_000
 """Largest image accepted from a user, in pixels (decompression-bomb guard)."""
 
@@ -57,6 +60,7 @@ ANALYSIS_RANGES = {
     "unknown_recheck_s": (0.05, 600.0),
     "emotion_window_s": (0.0, 60.0),
     "detect_period_s": (0.0, 10.0),
+    "min_identify_face": (0, 4096),
     "emotion_period_s": (0.0, 10.0),
     "db_connect_timeout_s": (1.0, 300.0),
     "db_lock_timeout_s": (0.1, 300.0),
@@ -66,7 +70,7 @@ ANALYSIS_RANGES = {
     "analysis_idle_stop_s": (0.5, 600.0),
     "overlay_max_age_s": (0.1, 10.0),
 }
-INTEGER_SETTINGS = ("detect_width", "detect_upsample", "identity_votes", "analysis_niceness")
+INTEGER_SETTINGS = ("detect_width", "detect_upsample", "identity_votes", "analysis_niceness", "min_identify_face")
 
 ENV = {
     "faces_path": "EMOTION_FACES",
@@ -78,6 +82,7 @@ ENV = {
     "sample_period": "EMOTION_SAMPLE_PERIOD",
     "weights": "EMOTION_WEIGHTS",
     "count_unknown": "EMOTION_COUNT_UNKNOWN",
+    "min_identify_face": "EMOTION_MIN_IDENTIFY_FACE",
     "ice_servers": "EMOTION_ICE_SERVERS",
     "db_connect_timeout_s": "EMOTION_DB_CONNECT_TIMEOUT",
     "db_lock_timeout_s": "EMOTION_DB_LOCK_TIMEOUT",
@@ -127,6 +132,10 @@ class Settings:
     detect_width: int = 320
     # HOG upsampling of the downscaled frame: 1 finds faces down to about 40 px there.
     detect_upsample: int = 1
+    # Faces narrower than this (pixels, in the frame) are tracked and drawn but neither identified
+    # nor read nor counted; 0 identifies every face. Photos of ../shared/data scaled down to 40 px
+    # faces are all still named, below it their distances reach the tolerance (docs/performance.md).
+    min_identify_face: int = MIN_IDENTIFY_FACE
     # Detection runs at most this often (seconds); frames in between keep the tracked boxes.
     # Detection is most of a frame's cost (docs/performance.md); 0 detects on every frame.
     detect_period_s: float = 0.1

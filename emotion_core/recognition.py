@@ -42,13 +42,20 @@ brought the farthest same-person pair of ../shared/data from 0.559 to 0.543, und
 tolerance, while the closest stranger stayed at 0.592 (docs/performance.md)."""
 
 
-def encode_faces(rgb: np.ndarray, boxes: Sequence[Box], jitters: int = 1) -> np.ndarray:
+def encode_faces(
+    rgb: np.ndarray, boxes: Sequence[Box], jitters: int = 1, *, detector: FaceDetector | None = None
+) -> np.ndarray:
     """Return the 128-d encodings of the faces at `boxes`, shape (len(boxes), 128), each the mean
-    over `jitters` jittered copies."""
+    over `jitters` jittered copies. `boxes` are as `detector` (default: the configured one) found
+    them; the encoder sees each in the geometry it was trained on (`FaceDetector.encoding_box`)."""
     if not boxes:
         return np.empty((0, 128))
+    geometry = detector or default_detector()
     encodings = dlib_models().face_encodings(
-        np.ascontiguousarray(rgb), known_face_locations=list(boxes), num_jitters=jitters, model="small"
+        np.ascontiguousarray(rgb),
+        known_face_locations=[geometry.encoding_box(box) for box in boxes],
+        num_jitters=jitters,
+        model="small",
     )
     return np.asarray(encodings, dtype=np.float64)
 
@@ -78,8 +85,9 @@ class Matcher:
 
 def identify(rgb: np.ndarray, matcher: Matcher, detector: FaceDetector | None = None) -> list[FaceMatch]:
     """Detect (with `detector`, default the configured one), encode and match every face in an RGB image."""
+    detector = detector or default_detector()
     boxes = detect_faces(rgb, detector)
-    encodings = encode_faces(rgb, boxes)
+    encodings = encode_faces(rgb, boxes, detector=detector)
     matches = [FaceMatch(box, *matcher.match(encoding)) for box, encoding in zip(boxes, encodings)]
     logger.debug("identified %s", [match.name for match in matches])
     return matches

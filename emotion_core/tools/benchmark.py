@@ -236,7 +236,7 @@ def run_naive(
         named = []
         for box in boxes:
             with clock.stage("encode"):
-                encoding = encode_faces(rgb, [box])[0]
+                encoding = encode_faces(rgb, [box], detector=detector)[0]
             with clock.stage("match"):
                 name, _ = matcher.match(encoding)
             if model is not None:

@@ -6,6 +6,7 @@ import csv
 import statistics
 import time
 import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -41,41 +42,52 @@ def labelled_images(root: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
-def evaluate_faces(
-    root: Path, tolerance: float, progress: TextIO | None = None, detector: FaceDetector | None = None
-) -> dict:
-    """Leave-one-out identification: each photo against all others of the tree, on the largest
-    face `detector` (default: the configured one) finds. The others are encoded as enrollment
-    encodes them (`ENROLL_JITTERS`), the photo itself as a live frame is (one encoding).
+@dataclass(frozen=True)
+class TreeEncodings:
+    """Every photo of a face tree encoded on its largest face: `plain` as a live frame is (one
+    encoding; None without a face) and `enrolled` as enrollment is (`ENROLL_JITTERS`; inf without a face)."""
 
-    A person with a single photo is a stranger for that photo (right answer: Unknown).
-    """
+    photos: list[Path]
+    people: list[str]
+    plain: list[np.ndarray | None]
+    enrolled: np.ndarray
+
+
+def encode_tree(root: Path, detector: FaceDetector, progress: TextIO | None = None) -> TreeEncodings:
+    """The encodings of every photo of `root/<person>/` on the largest face `detector` finds."""
     from ..boxes import largest_box
-    from ..recognition import ENROLL_JITTERS, detect_faces, encode_faces
+    from ..recognition import ENROLL_JITTERS, encode_faces
 
-    photos, encodings, enrolled, people = [], [], [], []
+    photos, people, plain, enrolled = [], [], [], []
     pairs = labelled_images(root)
     for index, (path, person) in enumerate(pairs, 1):
         if progress:
             progress.write(f"\rencoding {index}/{len(pairs)}")
         rgb = load_image(path)
-        boxes = detect_faces(rgb, detector)
-        largest = largest_box(boxes)
+        largest = largest_box([found.box for found in detector.detect(rgb)])
         photos.append(path)
         people.append(person)
-        encodings.append(encode_faces(rgb, [largest])[0] if largest else None)
-        enrolled.append(encode_faces(rgb, [largest], ENROLL_JITTERS)[0] if largest else np.full(128, np.inf))
+        plain.append(encode_faces(rgb, [largest], detector=detector)[0] if largest else None)
+        enrolled.append(
+            encode_faces(rgb, [largest], ENROLL_JITTERS, detector=detector)[0] if largest else np.full(128, np.inf)
+        )
     if progress:
         progress.write("\n")
-    known = np.array(enrolled)
+    return TreeEncodings(photos, people, plain, np.array(enrolled))
+
+
+def leave_one_out(tree: TreeEncodings, tolerance: float) -> dict:
+    """Each photo's plain encoding against the others' enrollment encodings. A person with a single
+    photo is a stranger for that photo (right answer: Unknown)."""
+    people = tree.people
     right = unknown = wrong = strangers = false_accepts = 0
-    for i, encoding in enumerate(encodings):
-        others = [j for j in range(len(photos)) if j != i]
+    for i, encoding in enumerate(tree.plain):
+        others = [j for j in range(len(people)) if j != i]
         is_stranger = people[i] not in (people[j] for j in others)
         strangers += is_stranger
         prediction = UNKNOWN
         if encoding is not None:
-            distances = np.linalg.norm(known[others] - encoding, axis=1)
+            distances = np.linalg.norm(tree.enrolled[others] - encoding, axis=1)
             best = int(np.argmin(distances))
             if distances[best] <= tolerance:
                 prediction = people[others[best]]
@@ -87,7 +99,7 @@ def evaluate_faces(
         else:
             wrong += 1
             false_accepts += is_stranger
-    n = len(photos)
+    n = len(people)
     return {
         "n": n,
         "accuracy": right / n,
@@ -96,6 +108,16 @@ def evaluate_faces(
         "strangers": strangers,
         "false_accept_rate": false_accepts / strangers if strangers else 0.0,
     }
+
+
+def evaluate_faces(
+    root: Path, tolerance: float, progress: TextIO | None = None, detector: FaceDetector | None = None
+) -> dict:
+    """Leave-one-out identification (`leave_one_out`) over the photos of `root/<person>/`, on the
+    largest face `detector` (default: the configured one) finds."""
+    from ..detectors import default_detector
+
+    return leave_one_out(encode_tree(root, detector or default_detector(), progress), tolerance)
 
 
 DETECTION_IOU = 0.4

@@ -83,6 +83,20 @@ def test_every_single_face_photo_has_exactly_one_face(retinaface):
     assert {path: n for path, n in counts.items() if n != 1} == {}
 
 
+def test_encoding_boxes_are_in_hogs_geometry(retinaface):
+    """dlib's landmark model was trained on HOG's boxes: RetinaFace's taller boxes are mapped to
+    them before encoding (the drawn box stays RetinaFace's)."""
+    hog = load_detector("hog", MODELS)
+    own, mapped = [], []
+    for path, _ in labelled_images(FACES):
+        rgb = load_image(path)
+        [face], [reference] = retinaface.detect(rgb), hog.detect(rgb)
+        own.append(iou(face.box, reference.box))
+        mapped.append(iou(retinaface.encoding_box(face.box), reference.box))
+        assert hog.encoding_box(reference.box) == reference.box
+    assert np.median(mapped) >= 0.78 and np.median(mapped) > np.median(own) + 0.05, (np.median(own), np.median(mapped))
+
+
 def test_annotated_group_faces_are_found(retinaface):
     truths = found = 0
     for xml in sorted(GROUPS.glob("*.xml")):

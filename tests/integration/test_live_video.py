@@ -13,7 +13,7 @@ from emotion_core.analyzer import FrameAnalyzer
 from emotion_core.config import Settings
 from emotion_core.emotions import load_emotion_model
 from emotion_core.errors import VideoError
-from emotion_core.labels import is_visitor
+from emotion_core.labels import is_stranger, is_visitor
 from emotion_core.overlay import draw_faces
 from emotion_core.recognition import enroll
 from emotion_core.registry import Registry, load_registry
@@ -28,11 +28,11 @@ MIRANDA = "Lin-Manuel Miranda"
 # Others enrolled too, so a wrong name would be possible.
 DISTRACTORS = {"Kit Harington": "kit_harington", "Joe Biden": "joe_biden", "Barack Obama": "barack_obama"}
 STAGE_SHOT_END_S = 7.2  # after this the clip cuts to the audience (other people)
-# The clip's figures below were measured with HOG, which finds only the large frontal faces; the
-# default RetinaFace also finds the band and the audience on stage (visitors) and names Miranda's
-# small distant faces less often (docs/performance.md). These tests are about the pipeline's
-# counting and drawing, so they keep the detector they were measured with.
-HOG = Settings(detector="hog")
+# With the default detector (RetinaFace) the clip's figures (bench/detector_identity.py --hamilton):
+# Miranda is named in 10 of the stage shot's observations (HOG: 8); the pianist and the audience
+# large enough to identify are visitors.
+HOG_MIRANDA_OBSERVATIONS = 8
+DEFAULT = Settings()
 
 
 @pytest.fixture(scope="module")
@@ -56,30 +56,47 @@ def model():
 
 @pytest.fixture(scope="module")
 def full_rate(registry, model):
-    return analyze_video(HAMILTON, registry, model, HOG)
+    return analyze_video(HAMILTON, registry, model, DEFAULT)
 
 
 def test_hamilton_observations_go_to_miranda(full_rate):
     final = full_rate.final
     assert full_rate.frames == 275 and full_rate.duration_s == pytest.approx(9.18, abs=0.05)
     assert all(p.name == MIRANDA or is_visitor(p.name) for p in final.people)  # the audience: visitors
-    stage = [o for o in full_rate.observations if o.timestamp < STAGE_SHOT_END_S]
-    share = sum(o.person == MIRANDA for o in stage) / len(stage)
-    assert share >= 0.7, share
+    stage = [o.person for o in full_rate.observations if o.timestamp < STAGE_SHOT_END_S]
+    assert stage.count(MIRANDA) >= HOG_MIRANDA_OBSERVATIONS, stage
+    # After the cut nobody enrolled is on screen: Miranda's track jumping onto Barack Obama's
+    # smaller face in the audience must not carry his name there.
+    audience = [o.person for o in full_rate.observations if o.timestamp >= STAGE_SHOT_END_S]
+    assert audience and all(is_visitor(name) for name in audience), audience
     assert len(full_rate.observations) == final.total
     miranda = next(p for p in final.people if p.name == MIRANDA)
-    assert miranda.total > final.total / 2 and miranda.score is not None
+    assert miranda.total == stage.count(MIRANDA) and miranda.score is not None
+
+
+def test_faces_too_small_to_identify_are_drawn_but_not_counted(registry, model):
+    """Some of the audience behind Miranda is under 40 px wide: tracked, never named or read."""
+    analyzer = FrameAnalyzer(registry, model, DEFAULT)
+    small = large = 0
+    for frame in read_frames(HAMILTON, every=3):
+        for face in analyzer.analyze(frame.bgr, frame.timestamp):
+            if face.box[1] - face.box[3] < DEFAULT.min_identify_face:
+                small += 1
+                assert face.scores is None and face.encoding is None and not is_visitor(face.name)
+            else:
+                large += 1
+    assert small >= 5 and large > 100, (small, large)
 
 
 def test_counts_do_not_depend_on_the_processed_frame_rate(registry, model, full_rate):
-    half_rate = analyze_video(HAMILTON, registry, model, HOG, every=2)
+    half_rate = analyze_video(HAMILTON, registry, model, DEFAULT, every=2)
     assert half_rate.frames == 138
     # Within 10 %, or two observations on a short clip: at half the frame rate a track's first and
     # last frame can each fall one sampling period later or earlier.
     assert abs(half_rate.final.total - full_rate.final.total) <= max(2, 0.1 * full_rate.final.total)
     # A shorter period gives enough observations to compare one person's count too.
-    fine_full = analyze_video(HAMILTON, registry, model, HOG.replace(sample_period=0.2))
-    fine_half = analyze_video(HAMILTON, registry, model, HOG.replace(sample_period=0.2), every=2)
+    fine_full = analyze_video(HAMILTON, registry, model, DEFAULT.replace(sample_period=0.2))
+    fine_half = analyze_video(HAMILTON, registry, model, DEFAULT.replace(sample_period=0.2), every=2)
     for report in (fine_full, fine_half):
         assert report.final.total > 2 * full_rate.final.total
     assert abs(fine_half.final.total - fine_full.final.total) <= max(2, 0.1 * fine_full.final.total)
@@ -97,27 +114,33 @@ def test_a_registry_change_renames_the_tracks(registry, model):
             analyzer.set_registry(registry)
         faces = analyzer.analyze(frame.bgr, frame.timestamp)
         (after if frame.timestamp > 5.0 else before).extend((face.track_id, face.name) for face in faces)
-    assert all(is_visitor(name) for _, name in before)  # a stranger until enrolled
+    assert all(is_stranger(name) for _, name in before)  # a stranger until enrolled (Unknown when small)
     assert after[-10:] == [(before[-1][0], MIRANDA)] * 10  # the same track, now named
 
 
 def test_overlay_marks_the_named_face(registry, model):
-    analyzer = FrameAnalyzer(registry, model, HOG)
+    analyzer = FrameAnalyzer(registry, model, DEFAULT)
     for frame in read_frames(HAMILTON):
         faces = analyzer.analyze(frame.bgr, frame.timestamp)
-        if faces and faces[0].name == MIRANDA:
+        named = [face for face in faces if face.name == MIRANDA]
+        if named:
             break
     original = frame.bgr.copy()
     drawn = frame.bgr.copy()
-    draw_faces(drawn, faces)
+    draw_faces(drawn, named)  # the others (visitors) drawn too would cover other parts of the frame
     assert drawn.shape == frame.bgr.shape and drawn.dtype == np.uint8
-    top, right, bottom, left = faces[0].box
+    top, right, bottom, left = named[0].box
     assert not np.array_equal(
         drawn[top - 30 : bottom + 2, left - 2 : right + 2], original[top - 30 : bottom + 2, left - 2 : right + 2]
     )
     assert np.array_equal(drawn[:, : left - 5], original[:, : left - 5]) or np.array_equal(
         drawn[bottom + 30 :], original[bottom + 30 :]
     )
+    everyone = frame.bgr.copy()
+    draw_faces(everyone, faces)
+    for face in faces:
+        top, right, bottom, left = face.box
+        assert not np.array_equal(everyone[top:bottom, left:right], original[top:bottom, left:right])
 
 
 def test_without_an_emotion_model_faces_are_named_but_not_counted(registry):

@@ -143,6 +143,21 @@ def test_encodings_are_deterministic_128d():
     assert first.shape == (1, 128) and np.array_equal(first, second)
 
 
+def test_faces_are_drawn_with_the_detectors_box_and_encoded_in_hogs_geometry(matcher):
+    settings = Settings()
+    retinaface, hog = load_detector("retinaface", settings.models_dir), load_detector("hog", settings.models_dir)
+    if retinaface.name != "retinaface":
+        pytest.skip("RetinaFace model missing: run `python -m emotion_core models fetch retinaface`")
+    rgb = load_image(GROUPS / "fr__two_people.jpg")
+    detected = [face.box for face in retinaface.detect(rgb)]
+    faces = identify(rgb, matcher, retinaface)
+    assert [face.box for face in faces] == detected  # the drawn box is RetinaFace's own
+    mapped = [retinaface.encoding_box(box) for box in detected]
+    assert all(m[2] - m[0] < d[2] - d[0] for m, d in zip(mapped, detected))  # shorter: HOG's geometry
+    assert np.array_equal(encode_faces(rgb, detected, detector=retinaface), encode_faces(rgb, mapped, detector=hog))
+    assert sorted(face.name for face in faces) == ["Barack Obama", "Joe Biden"]
+
+
 def _shadow_models(tmp_path: Path, body: str) -> dict:
     """Environment whose `face_recognition_models` is a stand-in module with `body`."""
     (tmp_path / "face_recognition_models.py").write_text(textwrap.dedent(body))

@@ -152,3 +152,19 @@ def test_unknown_rechecks_back_off_while_the_face_stays_unknown():
     gaps = [round(b - a, 2) for a, b in zip([0.06, *checks], checks)]
     assert gaps[:5] == [0.25, 0.5, 1.0, 2.0, 2.0]
     assert track.name == UNKNOWN
+
+
+def test_a_jump_in_box_size_identifies_the_face_afresh():
+    """The hamilton clip's shot cut: Miranda's 84 px box continued onto a 60 px face in the audience."""
+    tracker = Tracker(grace_s=1.0, votes=3)
+    stage = (32, 362, 152, 278)
+    (track,) = tracker.update([stage], 0.0)
+    for t in (0.0, 0.03, 0.06):
+        track.add_vote("Ann", 0.4, t, tolerance=0.5)
+    track.add_emotions(0.06, np.ones(8) / 8, 1.0)
+    (same,) = tracker.update([(34, 366, 150, 282)], 0.1)  # a few pixels of jitter
+    assert same is track and track.name == "Ann" and track.established
+    (cut,) = tracker.update([(34, 378, 134, 318)], 0.2)
+    assert cut is track  # still one track (boxes overlap), but nobody is named on it any more
+    assert track.name == UNKNOWN and track.distance is None and not track.established and not track.emotions
+    assert track.identity_due(0.2, recheck_s=2.0, unknown_recheck_s=0.25)
