@@ -216,7 +216,7 @@ def test_a_tampered_retinaface_model_is_refused(tmp_path):
 
 def test_detector_setting_is_validated():
     assert load_settings(environ={"EMOTION_DETECTOR": "hog"}).detector == "hog"
-    with pytest.raises(SettingsError, match="detector must be one of hog, retinaface"):
+    with pytest.raises(SettingsError, match="EMOTION_DETECTOR must be one of hog, retinaface"):
         load_settings(environ={"EMOTION_DETECTOR": "yolo"})
 
 
