@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .config import DbTimeouts, session_weights
 from .db import make_engine, parse_url
 from .errors import StoreError
+from .labels import listing_order
 from .live import FinalScores, PersonStats, person_stats
 from .store import Observation, _read_error, observations_table, sessions_table
 
@@ -73,7 +74,7 @@ class SessionRecord:
         if self.final is not None and self.final.get("people") is not None:
             return [
                 person_stats(name, stats.get("counts", {}), self.weights)
-                for name, stats in sorted(self.final["people"].items())
+                for name, stats in sorted(self.final["people"].items(), key=lambda item: listing_order(item[0]))
             ]
         return stats_of(observations, self.weights)
 
@@ -97,7 +98,7 @@ def stats_of(observations: Iterable[Observation], weights: Mapping[str, float]) 
     for row in observations:
         person = counts.setdefault(row.person, {})
         person[row.emotion] = person.get(row.emotion, 0) + 1
-    return [person_stats(name, counts[name], weights) for name in sorted(counts)]
+    return [person_stats(name, counts[name], weights) for name in sorted(counts, key=listing_order)]
 
 
 def person_trends(

@@ -20,7 +20,7 @@ import numpy as np
 from .analyzer import AnalyzedFace
 from .calibration import DEFAULT_DURATION_S, CalibrationRecorder, RecorderState
 from .config import Settings, validate_sample_period, validate_weights
-from .labels import LABELS, is_stranger, is_visitor
+from .labels import LABELS, is_stranger, is_visitor, listing_order
 from .scoring import confidence
 from .store import EmotionLog, Observation
 from .visitors import RECENT_ENCODINGS
@@ -93,7 +93,7 @@ class FinalScores:
                 float(stats.get("points", 0.0)),
                 stats.get("score"),
             )
-            for name, stats in sorted(data.get("people", {}).items())
+            for name, stats in sorted(data.get("people", {}).items(), key=lambda item: listing_order(item[0]))
         )
         return cls(
             session_id,
@@ -417,7 +417,7 @@ def _stats(
     counts: Mapping[str, Mapping[str, int]], weights: Mapping[str, float]
 ) -> tuple[tuple[PersonStats, ...], PersonStats]:
     """Per-person stats sorted by name, and the overall stats over everyone."""
-    people = tuple(person_stats(name, counts[name], weights) for name in sorted(counts))
+    people = tuple(person_stats(name, counts[name], weights) for name in sorted(counts, key=listing_order))
     overall: dict[str, int] = {}
     for person in counts.values():
         for label, n in person.items():

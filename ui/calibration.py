@@ -9,7 +9,7 @@ import streamlit as st
 from emotion_core.calibration import MIN_LIVE_FRAMES
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
-from emotion_core.labels import is_visitor
+from emotion_core.labels import is_visitor, listing_order
 from emotion_core.live import LiveSession
 from emotion_core.registry import MAX_NAME_LENGTH, Registry, add_person, set_baseline, validate_name
 from ui import auth, keys, resources
@@ -74,7 +74,7 @@ def calibration_panel(settings: Settings, parts: resources.LiveParts, people: Re
 def visitor_panel(settings: Settings, parts: resources.LiveParts) -> None:
     """Enroll a stranger of this session from the face encodings captured while in view."""
     session = parts.session
-    visitors = [name for name in sorted({f.name for f in session.snapshot().faces}) if is_visitor(name)]
+    visitors = sorted({f.name for f in session.snapshot().faces if is_visitor(f.name)}, key=listing_order)
     visitors = [label for label in visitors if session.visitor_encodings(label)]
     if not visitors:
         st.caption("Strangers in view are shown as Visitor 1, Visitor 2, …; they can be enrolled from here.")

@@ -51,6 +51,18 @@ def test_counts_and_scores_per_person():
     assert {name for _, name, _ in snap.timeline} == {"Ann", "Bob", "Overall"}
 
 
+def test_people_are_listed_by_name_then_visitors_by_number():
+    session = LiveSession(Settings(sample_period=0.5))
+    session.start_counting(now=0.0)
+    names = ["Visitor 10", "Zoë", "Visitor 2", "Ann", "Visitor 1"]
+    feed(session, [face(i, name) for i, name in enumerate(names)], 30, 2.0, start=0.0)
+    session.stop_counting(now=2.0)
+    expected = ["Ann", "Zoë", "Visitor 1", "Visitor 2", "Visitor 10"]
+    snap = session.snapshot()
+    assert [p.name for p in snap.people] == expected
+    assert snap.final is not None and [p.name for p in snap.final.people] == expected
+
+
 def test_unknown_can_be_left_out():
     session = LiveSession(Settings(count_unknown=False))
     session.start_counting(now=0.0)

@@ -15,6 +15,7 @@ from emotion_core import charts
 from emotion_core.config import Settings
 from emotion_core.errors import EmotionCoreError
 from emotion_core.history import SessionArchive, SessionRecord, bin_size, emotion_bins, person_trends, stats_of
+from emotion_core.labels import listing_order
 from emotion_core.report import load_report, render_html, render_pdf
 from emotion_core.store import EmotionLog, write_csv
 from ui import auth, keys, resources
@@ -87,7 +88,9 @@ def _exported(session_id: int, rows: int, what: str = "CSV") -> None:
 
 def trends(sessions: Sequence[SessionRecord]) -> None:
     """Each person's final score and emotion mix per session, filtered by person and date range."""
-    people = sorted({name for info in sessions if info.final for name in (info.final.get("people") or {})})
+    people = sorted(
+        {name for info in sessions if info.final for name in (info.final.get("people") or {})}, key=listing_order
+    )
     if not people:
         return
     st.subheader("Trends across sessions")
