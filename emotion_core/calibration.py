@@ -209,7 +209,7 @@ def baseline_from_files(
     where `name` is never found is skipped with one `warn` line. `EmotionCoreError` if `name` is
     not enrolled or no file shows them.
     """
-    from .errors import ImageError, VideoError
+    from .errors import ImageError, NotAnImageError, VideoError
     from .images import load_image
     from .recognition import Matcher, detect_faces, encode_faces
     from .video import open_video, read_frames
@@ -223,10 +223,10 @@ def baseline_from_files(
         try:
             try:
                 frames: Iterable[np.ndarray] = [load_image(file, max_pixels=max_pixels)]
-            except ImageError:
-                if not Path(file).is_file():
-                    raise  # missing, or a folder: the picture's reason is the reason
-                try:  # not a picture: read it as a video
+            except NotAnImageError:
+                # Only bytes in no picture format are tried as a video: a picture refused for its
+                # size or damage is skipped, so OpenCV never decodes what the pixel limit refused.
+                try:
                     capture, info = open_video(file)
                 except VideoError:
                     raise VideoError(f"{file}: neither a picture nor a video") from None

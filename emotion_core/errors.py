@@ -9,6 +9,10 @@ class ImageError(EmotionCoreError):
     """An image cannot be read or is not acceptable (corrupt, too large, too small...)."""
 
 
+class NotAnImageError(ImageError):
+    """The bytes are in no picture format we read (they may be a video)."""
+
+
 class RegistryError(EmotionCoreError):
     """`faces.pkl` cannot be read or written safely."""
 

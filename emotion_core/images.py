@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .config import DEFAULT_MAX_PIXELS
-from .errors import ImageError
+from .errors import ImageError, NotAnImageError
 
 ImageSource = str | Path | bytes | BinaryIO
 
@@ -95,7 +95,7 @@ def load_image(
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image file (unknown or unsupported format)") from None
+        raise NotAnImageError(f"{name}: not an image file (unknown or unsupported format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{name}: image too large, refused before decoding ({exc})") from None
     except Exception as exc:  # any decoder failure on user bytes means an unreadable file

@@ -98,17 +98,22 @@ def test_calibrating_a_face_that_rests_happy_makes_it_read_neutral(enrolled, res
     assert after["calibrated"] is True
     assert after["counts"]["Neutral"] >= 0.9 * after["observations"], after
     assert after["observations"] == before["observations"]
-    # A missing file, a folder and a text file are skipped with one reason each.
+    # A missing file, a folder, a text file and a damaged picture are skipped with one reason each;
+    # a picture the image reader refuses is never handed to the video reader (OpenCV decodes a
+    # truncated JPEG as a one-frame video).
     (tmp_path / "notes.txt").write_text("not a face")
-    done = cli(
-        "calibrate", PERSON, photos(FOLDER)[0], tmp_path / "none.jpg", tmp_path, tmp_path / "notes.txt", faces=faces
-    )
+    picture = photos(FOLDER)[0].read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(picture[: len(picture) // 2])
+    files = [tmp_path / "none.jpg", tmp_path, tmp_path / "notes.txt", tmp_path / "cut.jpg"]
+    done = cli("calibrate", PERSON, photos(FOLDER)[0], *files, faces=faces)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.splitlines() == [
+    lines = done.stderr.splitlines()
+    assert lines[:3] == [
         f"warning: {tmp_path / 'none.jpg'}: file not found; skipped",
         f"warning: {tmp_path}: is a directory, not an image; skipped",
         f"warning: {tmp_path / 'notes.txt'}: neither a picture nor a video; skipped",
     ]
+    assert len(lines) == 4 and lines[3].startswith(f"warning: {tmp_path / 'cut.jpg'}: ") and "truncated" in lines[3]
 
     assert cli("calibrate", "--clear", PERSON, faces=faces).returncode == 0
     assert analyze(resting_video, faces)[PERSON] == before
